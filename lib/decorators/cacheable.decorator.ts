@@ -1,0 +1,59 @@
+import { Reflector } from '@nestjs/core';
+
+/** Options of {@link Cacheable}. Durations are seconds. */
+export interface CacheableOptions {
+  /** Time to live; defaults to the module's `defaultTtl`. */
+  ttl?: number;
+  /** Which registered vary-by names split this route (default: all registered). */
+  varyBy?: string[];
+  /** Query keys that are part of the key (default: every key). Others are ignored. */
+  query?: string[];
+  /** Extra tags stored with every entry of the route, static or computed from the request. */
+  tags?: string[] | ((req: any) => string[]);
+  /**
+   * Serve and store pages for signed-in requests too (default false). The key then must vary by
+   * `roles`: without a `roles` resolver such requests bypass the cache.
+   */
+  allowAuthenticated?: boolean;
+}
+
+/**
+ * Makes a handler, or every handler of a controller, cacheable. Handler options override the
+ * controller's.
+ *
+ * @example
+ * ```ts
+ * @Cacheable({ ttl: 300, query: ['page', 'sort'] })
+ * @Get(':slug')
+ * @Render('category')
+ * category(@Param('slug') slug: string) { ... }
+ * ```
+ */
+export const Cacheable = Reflector.createDecorator<CacheableOptions | undefined, CacheableOptions>({
+  transform: (options) => ({ ...(options ?? {}) }),
+});
+
+/**
+ * Opts one handler out of a cacheable controller (or out of the module's `routes`).
+ *
+ * @example
+ * ```ts
+ * @NoOutputCache()
+ * @Get('search')
+ * search() { ... }
+ * ```
+ */
+export const NoOutputCache = Reflector.createDecorator<void, true>({ transform: () => true });
+
+/**
+ * Names the module part of a controller's route ids: `@RouteModule('Blog')` on `BlogController`
+ * gives `Blog/Blog/list`. Without it a route id is `{Controller}/{handler}`.
+ *
+ * @example
+ * ```ts
+ * @RouteModule('Blog')
+ * @Controller('blog')
+ * export class BlogController { ... }
+ * ```
+ */
+export const RouteModule = Reflector.createDecorator<string>();

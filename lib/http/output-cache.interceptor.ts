@@ -1,0 +1,308 @@
+import {
+  type CallHandler,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  Logger,
+  type NestInterceptor,
+  StreamableFile,
+} from '@nestjs/common';
+import { from, mergeMap, Observable, of, tap } from 'rxjs';
+import { OutputCacheRequestContext, outputCacheContext } from '../display-control/request-context.js';
+import { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX, X_CACHE_HEADER } from '../output-cache.constants.js';
+import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
+import type { ResolvedOutputCacheOptions, VaryByValue } from '../output-cache.options.js';
+import { buildCacheKey, splitUrl } from '../policy/cache-key.builder.js';
+import { requestBypassReason, requestForbidsStoring } from '../policy/request-rules.js';
+import { responseNotStoredReason } from '../policy/response-rules.js';
+import { type RoutePolicy, RoutePolicyResolver } from '../policy/route-policy.resolver.js';
+import { OutputCacheStats } from '../provider/output-cache.stats.js';
+import type { CacheEntry } from '../stores/cache-entry.js';
+import { MemoryOutputCacheStore } from '../stores/memory.store.js';
+import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
+import { RenderCollapser } from './render-collapser.js';
+import {
+  captureBody,
+  type ExpressLikeResponse,
+  headersToStore,
+  writeEntry,
+} from './response-capture.js';
+
+type Finish = (entry: CacheEntry | undefined) => void;
+
+/**
+ * The output cache itself, registered globally by {@link OutputCacheModule}. Interceptors run
+ * after guards, so authentication and authorisation still apply to cached routes.
+ *
+ * Per request: policy (cacheable route, eligible request) → key → store lookup → on a hit the
+ * stored status, headers and body are written directly; on a miss the route renders once per key
+ * (concurrent misses wait for it), its body is captured where it is sent, and stored when the
+ * response rules allow. Extension points are `protected`.
+ */
+@Injectable()
+export class OutputCacheInterceptor implements NestInterceptor {
+  protected readonly logger = new Logger('OutputCache');
+  private readonly memoryStore: MemoryOutputCacheStore | undefined;
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
+    @Inject(OUTPUT_CACHE_STORE) protected readonly store: OutputCacheStore,
+    protected readonly policies: RoutePolicyResolver,
+    protected readonly stats: OutputCacheStats,
+    protected readonly collapser: RenderCollapser,
+  ) {
+    // The memory store answers synchronously: a hit then costs no promise at all.
+    this.memoryStore = store instanceof MemoryOutputCacheStore ? store : undefined;
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (!this.options.enabled || context.getType() !== 'http') return next.handle();
+    const policy = this.policies.resolve(context.getClass(), context.getHandler());
+    if (!policy.cacheable) return next.handle();
+    const http = context.switchToHttp();
+    const req = http.getRequest();
+    const res = http.getResponse<ExpressLikeResponse>();
+    const url: string = req.originalUrl ?? req.url;
+    const { path } = splitUrl(url);
+    if (path === undefined) return this.bypass('key-error', res, next);
+    const reason = requestBypassReason(req, path, policy, this.options, (p) =>
+      this.policies.isExcluded(p),
+    );
+    if (reason) return this.bypass(reason, res, next);
+
+    let vary: VaryByValue[] | Promise<VaryByValue[]>;
+    try {
+      vary = this.resolveVary(req, policy);
+    } catch (error) {
+      this.logger.warn(`vary-by resolver failed on ${policy.routeId}: ${String(error)}`);
+      return this.bypass('vary-error', res, next);
+    }
+    if (Array.isArray(vary)) return this.lookup(req, res, url, path, policy, vary, next);
+    return from(vary).pipe(
+      mergeMap((values) => this.lookup(req, res, url, path, policy, values, next)),
+    );
+  }
+
+  /** Resolves the route's vary-by values, synchronously when no resolver returns a promise. */
+  protected resolveVary(req: any, policy: RoutePolicy): VaryByValue[] | Promise<VaryByValue[]> {
+    const values: (VaryByValue | Promise<VaryByValue>)[] = [];
+    let async = false;
+    for (const name of policy.varyBy) {
+      const resolver = this.options.varyBy[name];
+      const value =
+        typeof resolver === 'function' ? resolver(req) : req.headers[resolver.header.toLowerCase()];
+      if (value instanceof Promise) async = true;
+      values.push(value);
+    }
+    return async ? Promise.all(values) : (values as VaryByValue[]);
+  }
+
+  private lookup(
+    req: any,
+    res: ExpressLikeResponse,
+    url: string,
+    path: string,
+    policy: RoutePolicy,
+    vary: VaryByValue[],
+    next: CallHandler,
+  ): Observable<unknown> {
+    const key = buildCacheKey(
+      { protocol: req.protocol, host: req.host ?? req.headers.host ?? '', url },
+      policy,
+      this.options,
+      vary,
+    );
+    if (key === undefined) return this.bypass('key-error', res, next);
+    if (this.memoryStore) {
+      const entry = this.memoryStore.getSync(key);
+      if (entry) return this.hit(req, res, entry, 'HIT');
+      return this.miss(req, res, key, path, policy, next);
+    }
+    return from(this.safeGet(key)).pipe(
+      mergeMap((entry) =>
+        entry ? this.hit(req, res, entry, 'HIT') : this.miss(req, res, key, path, policy, next),
+      ),
+    );
+  }
+
+  private miss(
+    req: any,
+    res: ExpressLikeResponse,
+    key: string,
+    path: string,
+    policy: RoutePolicy,
+    next: CallHandler,
+  ): Observable<unknown> {
+    if (this.collapser.has(key)) {
+      return from(this.collapser.wait(key, this.options.collapseTimeout * 1000)).pipe(
+        mergeMap((outcome) => {
+          if (outcome && typeof outcome === 'object') {
+            this.stats.collapsed++;
+            return this.hit(req, res, outcome, 'HIT');
+          }
+          // The render we waited for gave nothing storable (or took too long): render ourselves,
+          // and store only if nobody else is rendering this key by now.
+          const finish = outcome === undefined ? undefined : this.collapser.lead(key);
+          return this.render(req, res, key, path, policy, next, finish);
+        }),
+      );
+    }
+    // HEAD is answered from the GET entry but never creates one.
+    const finish = req.method === 'HEAD' ? undefined : this.collapser.lead(key);
+    return this.render(req, res, key, path, policy, next, finish);
+  }
+
+  /**
+   * Renders the route inside a DisplayControl context. With `finish` (this request leads the
+   * render of its key), the body is captured and stored when the response rules allow, and the
+   * waiters of the key get the entry.
+   */
+  protected render(
+    req: any,
+    res: ExpressLikeResponse,
+    key: string,
+    path: string,
+    policy: RoutePolicy,
+    next: CallHandler,
+    finish: Finish | undefined,
+  ): Observable<unknown> {
+    this.stats.misses++;
+    if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'MISS');
+    const ctx = new OutputCacheRequestContext(finish !== undefined);
+    let streamed = false;
+    if (finish) {
+      const headersBefore = { ...res.getHeaders() };
+      let captured = false;
+      captureBody(res, (body) => {
+        captured = true;
+        this.onRenderedBody(req, res, key, path, policy, ctx, headersBefore, body, finish);
+      });
+      res.once('close', () => {
+        if (captured) return;
+        // Streamed (StreamableFile, @Res() writes) or aborted: nothing to store, never a
+        // partial body for the waiters.
+        this.notStored(streamed || res.statusCode === 200 ? 'stream' : 'status', policy, path);
+        finish(undefined);
+      });
+    }
+    const handled = new Observable<unknown>((subscriber) =>
+      outputCacheContext.run(ctx, () => next.handle().subscribe(subscriber)),
+    );
+    return handled.pipe(
+      tap((value) => {
+        if (value instanceof StreamableFile) streamed = true;
+      }),
+    );
+  }
+
+  private onRenderedBody(
+    req: any,
+    res: ExpressLikeResponse,
+    key: string,
+    path: string,
+    policy: RoutePolicy,
+    ctx: OutputCacheRequestContext,
+    headersBefore: Record<string, unknown>,
+    raw: Buffer | string,
+    finish: Finish,
+  ): void {
+    const headers = res.getHeaders();
+    let reason = ctx.uncacheable
+      ? (ctx.uncacheableReason ?? 'marked-uncacheable')
+      : responseNotStoredReason(res.statusCode, headers, policy.keyHeaders);
+    if (!reason && requestForbidsStoring(req)) reason = 'request-no-store';
+    const body = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+    if (!reason && body.length > this.options.maxEntryBytes) reason = 'too-large';
+    let tags: string[] = [];
+    if (!reason) {
+      try {
+        tags = this.tagsOf(req, policy, ctx);
+      } catch (error) {
+        this.logger.warn(`tags of ${policy.routeId} failed: ${String(error)}`);
+        reason = 'tags-error';
+      }
+    }
+    if (reason) {
+      this.notStored(reason, policy, path);
+      finish(undefined);
+      return;
+    }
+    const now = Date.now();
+    const entry: CacheEntry = {
+      key,
+      status: res.statusCode,
+      headers: headersToStore(headersBefore as any, headers, body.length),
+      body,
+      tags,
+      path,
+      routeId: policy.routeId,
+      createdAt: now,
+      expiresAt: now + policy.ttlMs,
+    };
+    this.store.set(entry).then(
+      () => {
+        this.stats.stored++;
+        finish(entry);
+      },
+      (error) => {
+        this.storeFailed('set', error);
+        finish(entry);
+      },
+    );
+  }
+
+  /** The tags stored with an entry: the route's, the route options' and the announced ones. */
+  protected tagsOf(req: any, policy: RoutePolicy, ctx: OutputCacheRequestContext): string[] {
+    const tags = new Set<string>([ROUTE_TAG_PREFIX + policy.routeId]);
+    const extra = typeof policy.tags === 'function' ? policy.tags(req) : policy.tags;
+    if (extra) for (const tag of extra) tags.add(tag);
+    for (const tag of ctx.tags) tags.add(tag);
+    return [...tags];
+  }
+
+  /** Writes a stored entry as this response. */
+  protected hit(
+    req: any,
+    res: ExpressLikeResponse,
+    entry: CacheEntry,
+    label: string,
+  ): Observable<unknown> {
+    this.stats.hits++;
+    const extra = this.options.headers
+      ? {
+          [X_CACHE_HEADER]: label,
+          Age: String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000))),
+        }
+      : undefined;
+    writeEntry(res, req.method === 'HEAD', entry.status, entry.headers, entry.body, extra);
+    return of(undefined);
+  }
+
+  protected bypass(reason: string, res: ExpressLikeResponse, next: CallHandler): Observable<unknown> {
+    this.stats.bypass(reason);
+    if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'BYPASS');
+    const ctx = new OutputCacheRequestContext(false);
+    return new Observable<unknown>((subscriber) =>
+      outputCacheContext.run(ctx, () => next.handle().subscribe(subscriber)),
+    );
+  }
+
+  private notStored(reason: string, policy: RoutePolicy, path: string): void {
+    this.stats.skip(reason);
+    this.logger.debug(`not stored (${reason}): ${policy.routeId} ${path}`);
+  }
+
+  private async safeGet(key: string): Promise<CacheEntry | undefined> {
+    try {
+      return await this.store.get(key);
+    } catch (error) {
+      this.storeFailed('get', error);
+      return undefined;
+    }
+  }
+
+  private storeFailed(operation: string, error: unknown): void {
+    this.stats.storeErrors++;
+    this.logger.warn(`store ${operation} failed, serving uncached: ${String(error)}`);
+  }
+}

@@ -1,0 +1,25 @@
+export { OutputCacheModule } from './output-cache.module.js';
+export { OUTPUT_CACHE_MODULE_OPTIONS } from './output-cache.module-definition.js';
+export {
+  OUTPUT_CACHE_DEFAULTS,
+  type OutputCacheModuleOptions,
+  type VaryByResolver,
+  type VaryByValue,
+} from './output-cache.options.js';
+export { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX } from './output-cache.constants.js';
+export {
+  Cacheable,
+  type CacheableOptions,
+  NoOutputCache,
+  RouteModule,
+} from './decorators/cacheable.decorator.js';
+export type { CacheableRouteProvider } from './interfaces/cacheable-route-provider.interface.js';
+export { DisplayControl } from './display-control/display-control.service.js';
+export { EntityTagRegistry, type EntityTagHandler } from './display-control/entity-tags.registry.js';
+export { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
+export { OutputCacheProvider } from './provider/output-cache.provider.js';
+export { OutputCacheStats, type OutputCacheStatsSnapshot } from './provider/output-cache.stats.js';
+export type { OutputCacheStore } from './stores/output-cache-store.interface.js';
+export type { CacheEntry, CacheEntrySummary, StoredHeaders } from './stores/cache-entry.js';
+export { MemoryOutputCacheStore, type MemoryStoreOptions } from './stores/memory.store.js';
+export { routeIdOf } from './policy/route-id.js';

@@ -1,0 +1,125 @@
+import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
+
+/** What a vary-by resolver may return: one value, several (order does not matter), or nothing. */
+export type VaryByValue = string | number | boolean | null | undefined | readonly string[];
+
+/**
+ * Resolves one vary-by value from the request: a function of the (Express) request, or
+ * `{ header: 'accept-language' }`, which reads that request header and also declares it part of
+ * the key, so that a response `Vary` naming it is still cacheable.
+ */
+export type VaryByResolver =
+  | ((req: any) => VaryByValue | Promise<VaryByValue>)
+  | { header: string };
+
+/**
+ * Options of {@link OutputCacheModule}. Every duration is a number of seconds.
+ *
+ * | option | default |
+ * | --- | --- |
+ * | `enabled` | `true` |
+ * | `defaultTtl` | `60` |
+ * | `store` | a memory store bounded by `maxEntries` and `maxBytes` |
+ * | `maxEntries` | `10000` |
+ * | `maxBytes` | `104857600` (100 MiB) |
+ * | `maxEntryBytes` | `8388608` (8 MiB) |
+ * | `varyBy` | `{}` |
+ * | `routes` | `[]` |
+ * | `appVersion` | `''` |
+ * | `exclude` | `[]` |
+ * | `sessionCookie` | `[]` |
+ * | `headers` | `true` |
+ * | `collapseTimeout` | `10` |
+ */
+export interface OutputCacheModuleOptions {
+  /** Turns the whole cache on or off; off, every route renders as if the module were absent. */
+  enabled?: boolean;
+  /** Time to live of an entry whose route sets no `ttl`, in seconds. */
+  defaultTtl?: number;
+  /** The store; defaults to a {@link MemoryOutputCacheStore} sized by `maxEntries`/`maxBytes`. */
+  store?: OutputCacheStore;
+  /** Most entries the default memory store keeps. */
+  maxEntries?: number;
+  /** Most bytes (bodies, headers, keys) the default memory store keeps. */
+  maxBytes?: number;
+  /** A body larger than this is never stored. */
+  maxEntryBytes?: number;
+  /**
+   * Named vary-by values: each splits a page into one entry per value. The built-in names
+   * `language`, `currency`, `store`, `theme` and `roles` are ordinary names whose resolvers the
+   * app supplies; a route uses all registered names unless its `varyBy` lists some.
+   */
+  varyBy?: Record<string, VaryByResolver>;
+  /** Route ids (`Catalog/category`, `Blog/Blog/list`) made cacheable without a decorator. */
+  routes?: string[];
+  /** Part of every key: a deploy with a new version never serves the old version's pages. */
+  appVersion?: string;
+  /** Path patterns (picomatch globs such as `/admin/**`) that are never cached. */
+  exclude?: string[];
+  /** Cookie names whose presence means a signed-in user (such requests bypass the cache). */
+  sessionCookie?: string | string[];
+  /** Emit `X-Cache` and `Age` response headers. */
+  headers?: boolean;
+  /** How long a request waits for a concurrent render of the same key before rendering itself. */
+  collapseTimeout?: number;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOutputCacheOptions
+  extends Required<Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie'>> {
+  store?: OutputCacheStore;
+  sessionCookie: string[];
+}
+
+export const OUTPUT_CACHE_DEFAULTS = {
+  enabled: true,
+  defaultTtl: 60,
+  maxEntries: 10_000,
+  maxBytes: 100 * 1024 * 1024,
+  maxEntryBytes: 8 * 1024 * 1024,
+  appVersion: '',
+  headers: true,
+  collapseTimeout: 10,
+} as const;
+
+/** Applies defaults and checks values, throwing an error that says which option is wrong. */
+export function resolveOutputCacheOptions(
+  options: OutputCacheModuleOptions = {},
+): ResolvedOutputCacheOptions {
+  const resolved: ResolvedOutputCacheOptions = {
+    ...OUTPUT_CACHE_DEFAULTS,
+    varyBy: {},
+    routes: [],
+    exclude: [],
+    ...stripUndefined(options),
+    sessionCookie:
+      options.sessionCookie === undefined
+        ? []
+        : Array.isArray(options.sessionCookie)
+          ? options.sessionCookie
+          : [options.sessionCookie as string],
+  };
+  for (const name of ['defaultTtl', 'maxEntries', 'maxBytes', 'maxEntryBytes', 'collapseTimeout']) {
+    const value = (resolved as any)[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new TypeError(
+        `OutputCacheModule: option "${name}" must be a positive number, got ${String(value)}`,
+      );
+    }
+  }
+  for (const [name, resolver] of Object.entries(resolved.varyBy)) {
+    const ok =
+      typeof resolver === 'function' ||
+      (typeof resolver === 'object' && resolver !== null && typeof resolver.header === 'string');
+    if (!ok) {
+      throw new TypeError(
+        `OutputCacheModule: varyBy "${name}" must be a function (req) => value or { header: 'name' }`,
+      );
+    }
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

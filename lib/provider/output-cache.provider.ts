@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
+import type { CacheEntrySummary } from '../stores/cache-entry.js';
+import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
+import { OutputCacheStats, type OutputCacheStatsSnapshot } from './output-cache.stats.js';
+
+/**
+ * Programmatic access to the cache (as Smartstore's `IOutputCacheProvider`): eviction by route,
+ * tag, path prefix or key, and listing. Every invalidation resolves how many entries went.
+ *
+ * @example
+ * ```ts
+ * constructor(private readonly outputCache: OutputCacheProvider) {}
+ * await this.outputCache.invalidateByTag(`Product:${id}`);
+ * await this.outputCache.invalidateByRoute('Catalog/category');
+ * ```
+ */
+@Injectable()
+export class OutputCacheProvider {
+  private readonly logger = new Logger('OutputCache');
+
+  constructor(
+    @Inject(OUTPUT_CACHE_STORE) private readonly store: OutputCacheStore,
+    private readonly stats_: OutputCacheStats,
+  ) {}
+
+  /** Evicts every entry of the given route ids (`Catalog/category`, `vc:MiniCart`). */
+  invalidateByRoute(...routeIds: string[]): Promise<number> {
+    return this.invalidateByTag(...routeIds.map((id) => ROUTE_TAG_PREFIX + id));
+  }
+
+  /** Evicts every entry carrying any of the tags. */
+  async invalidateByTag(...tags: string[]): Promise<number> {
+    if (tags.length === 0) return 0;
+    const removed = await this.store.evictTags(tags);
+    this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
+    return removed;
+  }
+
+  /** Evicts every entry whose normalised path starts with `pathPrefix` (e.g. `/blog`). */
+  async invalidateByPrefix(pathPrefix: string): Promise<number> {
+    if (!pathPrefix.startsWith('/')) {
+      throw new TypeError(`invalidateByPrefix: a path prefix starts with "/", got "${pathPrefix}"`);
+    }
+    return this.store.evictPrefix(pathPrefix);
+  }
+
+  /** Evicts everything. */
+  invalidateAll(): Promise<number> {
+    return this.store.clear();
+  }
+
+  /** Removes one entry by its key (as shown by {@link list}). */
+  remove(key: string): Promise<boolean> {
+    return this.store.delete(key);
+  }
+
+  /** How many entries are cached. */
+  count(): Promise<number> {
+    return this.store.count();
+  }
+
+  /** A page of cached entries (no bodies). */
+  list(options: { skip?: number; take?: number } = {}): Promise<CacheEntrySummary[]> {
+    const skip = Math.max(0, options.skip ?? 0);
+    const take = Math.min(1000, Math.max(0, options.take ?? 50));
+    return this.store.list({ skip, take });
+  }
+
+  /** Hits, misses, bypasses and not-stored reasons since start. */
+  stats(): OutputCacheStatsSnapshot {
+    return this.stats_.snapshot();
+  }
+}

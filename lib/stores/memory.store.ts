@@ -1,0 +1,125 @@
+import { LRUCache } from 'lru-cache';
+import { type CacheEntry, type CacheEntrySummary, entrySize, summarize } from './cache-entry.js';
+import type { OutputCacheStore } from './output-cache-store.interface.js';
+
+/** Options of {@link MemoryOutputCacheStore}. */
+export interface MemoryStoreOptions {
+  /** Most entries kept (least recently used go first). Default 10,000. */
+  maxEntries?: number;
+  /** Most bytes kept: bodies, headers, keys and tags. Default 100 MiB. */
+  maxBytes?: number;
+}
+
+/**
+ * The default store: an in-process LRU (`lru-cache`) bounded by entries and bytes, with a tag
+ * index so that evicting a tag touches only the entries that carry it.
+ *
+ * @example
+ * ```ts
+ * new MemoryOutputCacheStore({ maxEntries: 5_000, maxBytes: 64 * 1024 * 1024 })
+ * ```
+ */
+export class MemoryOutputCacheStore implements OutputCacheStore {
+  private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly tagIndex = new Map<string, Set<string>>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.lru = new LRUCache<string, CacheEntry>({
+      max: options.maxEntries ?? 10_000,
+      maxSize: options.maxBytes ?? 100 * 1024 * 1024,
+      sizeCalculation: (entry) => entrySize(entry),
+      // The entry's own expiry decides; lru-cache drops it lazily on the next read.
+      ttlAutopurge: false,
+      dispose: (entry, key) => this.unindex(key, entry),
+    });
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    return this.getSync(key);
+  }
+
+  /** Synchronous read, for callers that can skip a microtask. */
+  getSync(key: string): CacheEntry | undefined {
+    const entry = this.lru.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.lru.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async set(entry: CacheEntry): Promise<void> {
+    const ttl = entry.expiresAt - Date.now();
+    if (ttl <= 0) return;
+    // An entry larger than the whole store would be refused by lru-cache anyway.
+    this.lru.set(entry.key, entry, { ttl });
+    if (this.lru.peek(entry.key) !== entry) return;
+    for (const tag of entry.tags) {
+      let keys = this.tagIndex.get(tag);
+      if (!keys) this.tagIndex.set(tag, (keys = new Set()));
+      keys.add(entry.key);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.lru.delete(key);
+  }
+
+  async evictTags(tags: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const tag of tags) {
+      const keys = this.tagIndex.get(tag);
+      if (!keys) continue;
+      for (const key of [...keys]) if (this.lru.delete(key)) removed++;
+      this.tagIndex.delete(tag);
+    }
+    return removed;
+  }
+
+  async evictPrefix(pathPrefix: string): Promise<number> {
+    let removed = 0;
+    for (const [key, entry] of [...this.lru.entries()]) {
+      if (entry.path.startsWith(pathPrefix) && this.lru.delete(key)) removed++;
+    }
+    return removed;
+  }
+
+  async clear(): Promise<number> {
+    const removed = this.lru.size;
+    this.lru.clear();
+    this.tagIndex.clear();
+    return removed;
+  }
+
+  async count(): Promise<number> {
+    this.lru.purgeStale();
+    return this.lru.size;
+  }
+
+  async list({ skip, take }: { skip: number; take: number }): Promise<CacheEntrySummary[]> {
+    this.lru.purgeStale();
+    const page: CacheEntrySummary[] = [];
+    let index = 0;
+    for (const entry of this.lru.values()) {
+      if (index++ < skip) continue;
+      if (page.length >= take) break;
+      page.push(summarize(entry));
+    }
+    return page;
+  }
+
+  /** Bytes currently held, as counted against `maxBytes`. */
+  get calculatedSize(): number {
+    return this.lru.calculatedSize;
+  }
+
+  private unindex(key: string, entry: CacheEntry): void {
+    for (const tag of entry.tags) {
+      const keys = this.tagIndex.get(tag);
+      if (!keys) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.tagIndex.delete(tag);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import type { CacheEntry, CacheEntrySummary } from './cache-entry.js';
+
+/**
+ * The contract every store implements (memory today; TypeORM and Redis build on it).
+ * Every method may reject: the cache treats a failed call as a miss and keeps serving.
+ *
+ * @example
+ * ```ts
+ * OutputCacheModule.forRoot({ store: new MemoryOutputCacheStore({ maxEntries: 5000 }) })
+ * ```
+ */
+export interface OutputCacheStore {
+  /** The live entry under `key`, or `undefined` (missing, expired or unreadable). */
+  get(key: string): Promise<CacheEntry | undefined>;
+  /** Stores `entry` under `entry.key` until `entry.expiresAt`, replacing any older one. */
+  set(entry: CacheEntry): Promise<void>;
+  /** Removes one entry; resolves whether it existed. */
+  delete(key: string): Promise<boolean>;
+  /** Removes every entry carrying any of `tags`; resolves how many went. */
+  evictTags(tags: readonly string[]): Promise<number>;
+  /** Removes every entry whose path starts with `pathPrefix`; resolves how many went. */
+  evictPrefix(pathPrefix: string): Promise<number>;
+  /** Removes every entry; resolves how many went. */
+  clear(): Promise<number>;
+  /** How many live entries the store holds. */
+  count(): Promise<number>;
+  /** A page of live entries, most recently used first where the store knows it. */
+  list(options: { skip: number; take: number }): Promise<CacheEntrySummary[]>;
+}
