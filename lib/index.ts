@@ -15,7 +15,10 @@ export {
 } from './decorators/cacheable.decorator.js';
 export type { CacheableRouteProvider } from './interfaces/cacheable-route-provider.interface.js';
 export { DisplayControl } from './display-control/display-control.service.js';
-export { EntityTagRegistry, type EntityTagHandler } from './display-control/entity-tags.registry.js';
+export {
+  EntityTagRegistry,
+  type EntityTagHandler,
+} from './display-control/entity-tags.registry.js';
 export { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
 export { OutputCacheProvider } from './provider/output-cache.provider.js';
 export { OutputCacheStats, type OutputCacheStatsSnapshot } from './provider/output-cache.stats.js';

@@ -9,8 +9,7 @@ export type VaryByValue = string | number | boolean | null | undefined | readonl
  * the key, so that a response `Vary` naming it is still cacheable.
  */
 export type VaryByResolver =
-  | ((req: any) => VaryByValue | Promise<VaryByValue>)
-  | { header: string };
+  ((req: any) => VaryByValue | Promise<VaryByValue>) | { header: string };
 
 /**
  * Options of {@link OutputCacheModule}. Every duration is a number of seconds.
@@ -65,8 +64,9 @@ export interface OutputCacheModuleOptions {
 }
 
 /** Options with every default applied. */
-export interface ResolvedOutputCacheOptions
-  extends Required<Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie'>> {
+export interface ResolvedOutputCacheOptions extends Required<
+  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie'>
+> {
   store?: OutputCacheStore;
   sessionCookie: string[];
 }

@@ -68,8 +68,7 @@ export class EntityTagRegistry {
     let columns = this.primaryColumns.get(ctor);
     if (columns) return columns;
     const storage = (globalThis as any).typeormMetadataArgsStorage as
-      | { columns: TypeOrmColumnArgs[] }
-      | undefined;
+      { columns: TypeOrmColumnArgs[] } | undefined;
     const chain: unknown[] = [];
     for (let c = ctor; c && c !== Object; c = Object.getPrototypeOf(c)) chain.push(c);
     columns = storage

@@ -8,7 +8,10 @@ import {
   StreamableFile,
 } from '@nestjs/common';
 import { from, mergeMap, Observable, of, tap } from 'rxjs';
-import { OutputCacheRequestContext, outputCacheContext } from '../display-control/request-context.js';
+import {
+  OutputCacheRequestContext,
+  outputCacheContext,
+} from '../display-control/request-context.js';
 import { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX, X_CACHE_HEADER } from '../output-cache.constants.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions, VaryByValue } from '../output-cache.options.js';
@@ -278,7 +281,11 @@ export class OutputCacheInterceptor implements NestInterceptor {
     return of(undefined);
   }
 
-  protected bypass(reason: string, res: ExpressLikeResponse, next: CallHandler): Observable<unknown> {
+  protected bypass(
+    reason: string,
+    res: ExpressLikeResponse,
+    next: CallHandler,
+  ): Observable<unknown> {
     this.stats.bypass(reason);
     if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'BYPASS');
     const ctx = new OutputCacheRequestContext(false);

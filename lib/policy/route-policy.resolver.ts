@@ -79,7 +79,8 @@ export class RoutePolicyResolver {
       }
     }
     const ttl = merged.ttl ?? this.options.defaultTtl;
-    if (!(ttl > 0)) throw new Error(`@Cacheable on ${routeId}: ttl must be a positive number of seconds`);
+    if (!(ttl > 0))
+      throw new Error(`@Cacheable on ${routeId}: ttl must be a positive number of seconds`);
     const keyHeaders = new Set<string>(['host']);
     for (const name of varyBy) {
       const resolver = this.options.varyBy[name];
