@@ -29,6 +29,7 @@ export type VaryByResolver =
  * | `sessionCookie` | `[]` |
  * | `headers` | `true` |
  * | `collapseTimeout` | `10` |
+ * | `storeTimeout` | `0.25` |
  */
 export interface OutputCacheModuleOptions {
   /** Turns the whole cache on or off; off, every route renders as if the module were absent. */
@@ -61,6 +62,11 @@ export interface OutputCacheModuleOptions {
   headers?: boolean;
   /** How long a request waits for a concurrent render of the same key before rendering itself. */
   collapseTimeout?: number;
+  /**
+   * Longest wait for a store read or write; a slower or failing store is a miss and the page is
+   * served uncached (never a 500, never a hung request).
+   */
+  storeTimeout?: number;
 }
 
 /** Options with every default applied. */
@@ -80,6 +86,7 @@ export const OUTPUT_CACHE_DEFAULTS = {
   appVersion: '',
   headers: true,
   collapseTimeout: 10,
+  storeTimeout: 0.25,
 } as const;
 
 /** Applies defaults and checks values, throwing an error that says which option is wrong. */
@@ -99,7 +106,7 @@ export function resolveOutputCacheOptions(
           ? options.sessionCookie
           : [options.sessionCookie as string],
   };
-  for (const name of ['defaultTtl', 'maxEntries', 'maxBytes', 'maxEntryBytes', 'collapseTimeout']) {
+  for (const name of ['defaultTtl', 'maxEntries', 'maxBytes', 'maxEntryBytes', 'collapseTimeout', 'storeTimeout']) {
     const value = (resolved as any)[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new TypeError(

@@ -54,8 +54,9 @@ export class OutputCacheInterceptor implements NestInterceptor {
     protected readonly stats: OutputCacheStats,
     protected readonly collapser: RenderCollapser,
   ) {
-    // The memory store answers synchronously: a hit then costs no promise at all.
-    this.memoryStore = store instanceof MemoryOutputCacheStore ? store : undefined;
+    // The memory store answers synchronously: a hit then costs no promise at all. Subclasses
+    // may override get(), so only the class itself takes the shortcut.
+    this.memoryStore = store.constructor === MemoryOutputCacheStore ? (store as any) : undefined;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -242,7 +243,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
       createdAt: now,
       expiresAt: now + policy.ttlMs,
     };
-    this.store.set(entry).then(
+    this.withTimeout(this.store.set(entry), 'set').then(
       () => {
         this.stats.stored++;
         finish(entry);
@@ -301,11 +302,24 @@ export class OutputCacheInterceptor implements NestInterceptor {
 
   private async safeGet(key: string): Promise<CacheEntry | undefined> {
     try {
-      return await this.store.get(key);
+      return await this.withTimeout(this.store.get(key), 'get');
     } catch (error) {
       this.storeFailed('get', error);
       return undefined;
     }
+  }
+
+  /** Bounds a store call by `storeTimeout` (the memory store never gets here for reads). */
+  private withTimeout<T>(call: Promise<T>, operation: string): Promise<T> {
+    const ms = this.options.storeTimeout * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`store ${operation} timed out after ${ms} ms`)), ms);
+      timer.unref();
+    });
+    // A late rejection of the abandoned call must not become an unhandled rejection.
+    call.catch(() => undefined);
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   private storeFailed(operation: string, error: unknown): void {

@@ -1,0 +1,59 @@
+import type { CacheEntry } from './cache-entry.js';
+import { MemoryOutputCacheStore } from './memory.store.js';
+
+const entry = (key: string, tags: string[], ttlMs = 60_000, size = 10): CacheEntry => ({
+  key,
+  status: 200,
+  headers: { 'content-type': 'text/html; charset=utf-8' },
+  body: Buffer.alloc(size, 'x'),
+  tags,
+  path: `/${key}`,
+  routeId: 'Pages/page',
+  createdAt: Date.now(),
+  expiresAt: Date.now() + ttlMs,
+});
+
+describe('MemoryOutputCacheStore', () => {
+  it('expires entries with their TTL', async () => {
+    const store = new MemoryOutputCacheStore();
+    await store.set(entry('a', [], 30));
+    expect(await store.get('a')).toBeDefined();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.get('a')).toBeUndefined();
+    expect(await store.count()).toBe(0);
+  });
+
+  it('evicts by tag and cleans the tag index when entries go', async () => {
+    const store = new MemoryOutputCacheStore({ maxEntries: 2 });
+    await store.set(entry('a', ['t1', 't2']));
+    await store.set(entry('b', ['t2']));
+    await store.set(entry('c', ['t3'])); // LRU drops a
+    expect(await store.evictTags(['t1'])).toBe(0);
+    expect(await store.evictTags(['t2'])).toBe(1);
+    expect(await store.count()).toBe(1);
+  });
+
+  it('re-indexes tags when an entry is replaced', async () => {
+    const store = new MemoryOutputCacheStore();
+    await store.set(entry('a', ['old']));
+    await store.set(entry('a', ['new']));
+    expect(await store.evictTags(['old'])).toBe(0);
+    expect(await store.evictTags(['new'])).toBe(1);
+  });
+
+  it('refuses an entry larger than maxBytes without losing others', async () => {
+    const store = new MemoryOutputCacheStore({ maxBytes: 10_000 });
+    await store.set(entry('small', ['t']));
+    await store.set(entry('huge', ['t'], 60_000, 20_000));
+    expect(await store.get('huge')).toBeUndefined();
+    expect(await store.get('small')).toBeDefined();
+  });
+
+  it('lists pages and evicts by prefix', async () => {
+    const store = new MemoryOutputCacheStore();
+    for (const k of ['blog-a', 'blog-b', 'page']) await store.set(entry(k, []));
+    expect(await store.list({ skip: 1, take: 1 })).toHaveLength(1);
+    expect(await store.evictPrefix('/blog')).toBe(2);
+    expect((await store.list({ skip: 0, take: 10 })).map((e) => e.key)).toEqual(['page']);
+  });
+});
