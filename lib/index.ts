@@ -26,3 +26,21 @@ export type { OutputCacheStore } from './stores/output-cache-store.interface.js'
 export type { CacheEntry, CacheEntrySummary, StoredHeaders } from './stores/cache-entry.js';
 export { MemoryOutputCacheStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { routeIdOf } from './policy/route-id.js';
+export {
+  CacheableComponent,
+  ViewComponent,
+  type ViewComponentOptions,
+} from './components/view-component.decorator.js';
+export type {
+  ComponentContext,
+  ViewComponentRenderer,
+} from './components/view-component.interface.js';
+export { ComponentRegistry } from './components/component.registry.js';
+export { placeComponent } from './components/page-composer.js';
+export { registerHandlebarsHelpers, type HandlebarsLike } from './components/handlebars-helpers.js';
+export {
+  ANTIFORGERY_COMPONENT,
+  type AntiforgeryOptions,
+} from './components/antiforgery-token.component.js';
+export { UnknownComponentError } from './errors/unknown-component.error.js';
+export type { HoleRef } from './stores/cache-entry.js';

@@ -1,5 +1,7 @@
 import { Module, type Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { ComponentRegistry } from './components/component.registry.js';
+import { PageComposer } from './components/page-composer.js';
 import { DisplayControl } from './display-control/display-control.service.js';
 import { EntityTagRegistry } from './display-control/entity-tags.registry.js';
 import { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
@@ -41,6 +43,8 @@ const providers: Provider[] = [
   CacheableRoutesRegistry,
   RoutePolicyResolver,
   RenderCollapser,
+  ComponentRegistry,
+  PageComposer,
   { provide: APP_INTERCEPTOR, useClass: OutputCacheInterceptor },
 ];
 
@@ -69,6 +73,7 @@ const providers: Provider[] = [
   exports: [
     DisplayControl,
     EntityTagRegistry,
+    ComponentRegistry,
     OutputCacheProvider,
     OutputCacheStats,
     OUTPUT_CACHE_STORE,

@@ -1,3 +1,4 @@
+import type { AntiforgeryOptions } from './components/antiforgery-token.component.js';
 import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
 
 /** What a vary-by resolver may return: one value, several (order does not matter), or nothing. */
@@ -30,6 +31,9 @@ export type VaryByResolver =
  * | `headers` | `true` |
  * | `collapseTimeout` | `10` |
  * | `storeTimeout` | `0.25` |
+ * | `componentTimeout` | `2` |
+ * | `maxComponentDepth` | `5` |
+ * | `csrf` | none |
  */
 export interface OutputCacheModuleOptions {
   /** Turns the whole cache on or off; off, every route renders as if the module were absent. */
@@ -67,13 +71,23 @@ export interface OutputCacheModuleOptions {
    * served uncached (never a 500, never a hung request).
    */
   storeTimeout?: number;
+  /** Longest render of a view component whose own `timeout` is not set; then its fallback shows. */
+  componentTimeout?: number;
+  /** Deepest nesting of components inside components; deeper ones render empty (logged once). */
+  maxComponentDepth?: number;
+  /**
+   * The built-in CSRF hole (`{{{antiforgeryField}}}`, component `AntiForgeryToken`): how to get
+   * the request's token. Without it the component is not registered.
+   */
+  csrf?: AntiforgeryOptions;
 }
 
 /** Options with every default applied. */
 export interface ResolvedOutputCacheOptions extends Required<
-  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie'>
+  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie' | 'csrf'>
 > {
   store?: OutputCacheStore;
+  csrf?: AntiforgeryOptions;
   sessionCookie: string[];
 }
 
@@ -87,6 +101,8 @@ export const OUTPUT_CACHE_DEFAULTS = {
   headers: true,
   collapseTimeout: 10,
   storeTimeout: 0.25,
+  componentTimeout: 2,
+  maxComponentDepth: 5,
 } as const;
 
 /** Applies defaults and checks values, throwing an error that says which option is wrong. */
@@ -106,7 +122,16 @@ export function resolveOutputCacheOptions(
           ? options.sessionCookie
           : [options.sessionCookie as string],
   };
-  for (const name of ['defaultTtl', 'maxEntries', 'maxBytes', 'maxEntryBytes', 'collapseTimeout', 'storeTimeout']) {
+  for (const name of [
+    'defaultTtl',
+    'maxEntries',
+    'maxBytes',
+    'maxEntryBytes',
+    'collapseTimeout',
+    'storeTimeout',
+    'componentTimeout',
+    'maxComponentDepth',
+  ]) {
     const value = (resolved as any)[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new TypeError(

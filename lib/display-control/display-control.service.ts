@@ -43,8 +43,7 @@ export class DisplayControl {
   markRequestAsUncacheable(reason = 'marked-uncacheable'): void {
     const ctx = outputCacheContext.getStore();
     if (!ctx) return;
-    ctx.uncacheable = true;
-    ctx.uncacheableReason ??= reason;
+    ctx.markUncacheable(reason);
   }
 
   /** Whether this request has been marked uncacheable. */

@@ -7,7 +7,8 @@ import {
   type NestInterceptor,
   StreamableFile,
 } from '@nestjs/common';
-import { from, mergeMap, Observable, of, tap } from 'rxjs';
+import { from, map, mergeMap, Observable, of, tap } from 'rxjs';
+import { type ComposedPage, PageComposer } from '../components/page-composer.js';
 import {
   OutputCacheRequestContext,
   outputCacheContext,
@@ -34,6 +35,19 @@ import {
 type Finish = (entry: CacheEntry | undefined) => void;
 
 /**
+ * Nest renders an `@Render` view after the handler's observable completes, outside the context
+ * the handler ran in; the view (and the components it places) must still see the request's
+ * context, so `res.render` of this response runs inside it.
+ */
+function bindRenderToContext(res: ExpressLikeResponse, ctx: OutputCacheRequestContext): void {
+  const render = res.render;
+  if (typeof render !== 'function') return;
+  res.render = function renderInContext(this: unknown, ...args: unknown[]) {
+    return outputCacheContext.run(ctx, () => render.apply(this, args));
+  };
+}
+
+/**
  * The output cache itself, registered globally by {@link OutputCacheModule}. Interceptors run
  * after guards, so authentication and authorisation still apply to cached routes.
  *
@@ -53,6 +67,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
     protected readonly policies: RoutePolicyResolver,
     protected readonly stats: OutputCacheStats,
     protected readonly collapser: RenderCollapser,
+    protected readonly composer: PageComposer,
   ) {
     // The memory store answers synchronously: a hit then costs no promise at all. Subclasses
     // may override get(), so only the class itself takes the shortcut.
@@ -60,26 +75,27 @@ export class OutputCacheInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (!this.options.enabled || context.getType() !== 'http') return next.handle();
+    if (context.getType() !== 'http') return next.handle();
     const policy = this.policies.resolve(context.getClass(), context.getHandler());
-    if (!policy.cacheable) return next.handle();
     const http = context.switchToHttp();
     const req = http.getRequest();
     const res = http.getResponse<ExpressLikeResponse>();
+    // Not cached: still a context, so that views can place components either way.
+    if (!this.options.enabled || !policy.cacheable) return this.run(req, res, policy, next, false);
     const url: string = req.originalUrl ?? req.url;
     const { path } = splitUrl(url);
-    if (path === undefined) return this.bypass('key-error', res, next);
+    if (path === undefined) return this.bypass('key-error', req, res, policy, next);
     const reason = requestBypassReason(req, path, policy, this.options, (p) =>
       this.policies.isExcluded(p),
     );
-    if (reason) return this.bypass(reason, res, next);
+    if (reason) return this.bypass(reason, req, res, policy, next);
 
     let vary: VaryByValue[] | Promise<VaryByValue[]>;
     try {
       vary = this.resolveVary(req, policy);
     } catch (error) {
       this.logger.warn(`vary-by resolver failed on ${policy.routeId}: ${String(error)}`);
-      return this.bypass('vary-error', res, next);
+      return this.bypass('vary-error', req, res, policy, next);
     }
     if (Array.isArray(vary)) return this.lookup(req, res, url, path, policy, vary, next);
     return from(vary).pipe(
@@ -116,15 +132,17 @@ export class OutputCacheInterceptor implements NestInterceptor {
       this.options,
       vary,
     );
-    if (key === undefined) return this.bypass('key-error', res, next);
+    if (key === undefined) return this.bypass('key-error', req, res, policy, next);
     if (this.memoryStore) {
       const entry = this.memoryStore.getSync(key);
-      if (entry) return this.hit(req, res, entry, 'HIT');
+      if (entry) return this.hit(req, res, entry, 'HIT', policy);
       return this.miss(req, res, key, path, policy, next);
     }
     return from(this.safeGet(key)).pipe(
       mergeMap((entry) =>
-        entry ? this.hit(req, res, entry, 'HIT') : this.miss(req, res, key, path, policy, next),
+        entry
+          ? this.hit(req, res, entry, 'HIT', policy)
+          : this.miss(req, res, key, path, policy, next),
       ),
     );
   }
@@ -142,7 +160,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
         mergeMap((outcome) => {
           if (outcome && typeof outcome === 'object') {
             this.stats.collapsed++;
-            return this.hit(req, res, outcome, 'HIT');
+            return this.hit(req, res, outcome, 'HIT', policy);
           }
           // The render we waited for gave nothing storable (or took too long): render ourselves,
           // and store only if nobody else is rendering this key by now.
@@ -172,14 +190,14 @@ export class OutputCacheInterceptor implements NestInterceptor {
   ): Observable<unknown> {
     this.stats.misses++;
     if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'MISS');
-    const ctx = new OutputCacheRequestContext(finish !== undefined);
+    const ctx = this.contextFor(req, res, policy, finish !== undefined);
     let streamed = false;
     if (finish) {
       const headersBefore = { ...res.getHeaders() };
       let captured = false;
-      captureBody(res, (body) => {
+      captureBody(res, (body, send) => {
         captured = true;
-        this.onRenderedBody(req, res, key, path, policy, ctx, headersBefore, body, finish);
+        this.onRenderedBody(req, res, key, path, policy, ctx, headersBefore, body, finish, send);
       });
       res.once('close', () => {
         if (captured) return;
@@ -209,14 +227,70 @@ export class OutputCacheInterceptor implements NestInterceptor {
     headersBefore: Record<string, unknown>,
     raw: Buffer | string,
     finish: Finish,
+    send: (body: Buffer | string) => void,
+  ): void {
+    if (typeof raw === 'string' && ctx.token !== undefined) {
+      this.composeAndStore(req, res, key, path, policy, ctx, headersBefore, raw, finish).then(
+        send,
+        (error: unknown) => {
+          this.logger.error(`composing ${policy.routeId} failed: ${String(error)}`);
+          finish(undefined);
+          send(raw.replace(new RegExp(`<!--oc:${ctx.token}:\\d+-->`, 'g'), ''));
+        },
+      );
+      return;
+    }
+    // No components: decide and send at once, the store write goes on behind.
+    const body = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+    this.storeIfAllowed(
+      req,
+      res,
+      key,
+      path,
+      policy,
+      ctx,
+      headersBefore,
+      { body, holes: [] },
+      finish,
+    );
+    send(raw);
+  }
+
+  /** Resolves the components of a page, stores it when allowed, and fills its holes. */
+  private async composeAndStore(
+    req: any,
+    res: ExpressLikeResponse,
+    key: string,
+    path: string,
+    policy: RoutePolicy,
+    ctx: OutputCacheRequestContext,
+    headersBefore: Record<string, unknown>,
+    raw: string,
+    finish: Finish,
+  ): Promise<Buffer> {
+    const parts = await outputCacheContext.run(ctx, () => this.composer.compose(ctx, raw, true));
+    const page = this.composer.toStored(parts);
+    this.storeIfAllowed(req, res, key, path, policy, ctx, headersBefore, page, finish);
+    return outputCacheContext.run(ctx, () => this.composer.fill(ctx, page, parts));
+  }
+
+  private storeIfAllowed(
+    req: any,
+    res: ExpressLikeResponse,
+    key: string,
+    path: string,
+    policy: RoutePolicy,
+    ctx: OutputCacheRequestContext,
+    headersBefore: Record<string, unknown>,
+    page: ComposedPage,
+    finish: Finish,
   ): void {
     const headers = res.getHeaders();
     let reason = ctx.uncacheable
       ? (ctx.uncacheableReason ?? 'marked-uncacheable')
       : responseNotStoredReason(res.statusCode, headers, policy.keyHeaders);
     if (!reason && requestForbidsStoring(req)) reason = 'request-no-store';
-    const body = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
-    if (!reason && body.length > this.options.maxEntryBytes) reason = 'too-large';
+    if (!reason && page.body.length > this.options.maxEntryBytes) reason = 'too-large';
     let tags: string[] = [];
     if (!reason) {
       try {
@@ -232,11 +306,17 @@ export class OutputCacheInterceptor implements NestInterceptor {
       return;
     }
     const now = Date.now();
+    const hasHoles = page.holes.length > 0;
     const entry: CacheEntry = {
       key,
       status: res.statusCode,
-      headers: headersToStore(headersBefore as any, headers, body.length),
-      body,
+      headers: headersToStore(
+        headersBefore as any,
+        headers,
+        hasHoles ? undefined : page.body.length,
+      ),
+      body: page.body,
+      holes: hasHoles ? page.holes : undefined,
       tags,
       path,
       routeId: policy.routeId,
@@ -264,12 +344,13 @@ export class OutputCacheInterceptor implements NestInterceptor {
     return [...tags];
   }
 
-  /** Writes a stored entry as this response. */
+  /** Writes a stored entry as this response, rendering its holes first. */
   protected hit(
     req: any,
     res: ExpressLikeResponse,
     entry: CacheEntry,
     label: string,
+    policy?: RoutePolicy,
   ): Observable<unknown> {
     this.stats.hits++;
     const extra = this.options.headers
@@ -278,21 +359,59 @@ export class OutputCacheInterceptor implements NestInterceptor {
           Age: String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000))),
         }
       : undefined;
-    writeEntry(res, req.method === 'HEAD', entry.status, entry.headers, entry.body, extra);
-    return of(undefined);
+    const isHead = req.method === 'HEAD';
+    if (!entry.holes || entry.holes.length === 0) {
+      writeEntry(res, isHead, entry.status, entry.headers, entry.body, extra);
+      return of(undefined);
+    }
+    const ctx = this.contextFor(req, res, policy, false, entry.routeId);
+    const page = { body: entry.body, holes: entry.holes };
+    return from(outputCacheContext.run(ctx, () => this.composer.fill(ctx, page))).pipe(
+      map((body) => {
+        const headers = { ...extra, 'content-length': String(body.length) };
+        writeEntry(res, isHead, entry.status, entry.headers, body, headers);
+        return undefined;
+      }),
+    );
   }
 
   protected bypass(
     reason: string,
+    req: any,
     res: ExpressLikeResponse,
+    policy: RoutePolicy,
     next: CallHandler,
   ): Observable<unknown> {
     this.stats.bypass(reason);
     if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'BYPASS');
-    const ctx = new OutputCacheRequestContext(false);
+    return this.run(req, res, policy, next, false);
+  }
+
+  /** Runs the handler inside a request context (DisplayControl, components). */
+  private run(
+    req: any,
+    res: ExpressLikeResponse,
+    policy: RoutePolicy,
+    next: CallHandler,
+    capturing: boolean,
+  ): Observable<unknown> {
+    const ctx = this.contextFor(req, res, policy, capturing);
     return new Observable<unknown>((subscriber) =>
       outputCacheContext.run(ctx, () => next.handle().subscribe(subscriber)),
     );
+  }
+
+  private contextFor(
+    req: any,
+    res: ExpressLikeResponse,
+    policy: RoutePolicy | undefined,
+    capturing: boolean,
+    routeId = policy?.routeId ?? '',
+  ): OutputCacheRequestContext {
+    const ctx = new OutputCacheRequestContext(capturing, req, res, routeId);
+    ctx.composer = this.composer;
+    bindRenderToContext(res, ctx);
+    return ctx;
   }
 
   private notStored(reason: string, policy: RoutePolicy, path: string): void {
@@ -314,7 +433,10 @@ export class OutputCacheInterceptor implements NestInterceptor {
     const ms = this.options.storeTimeout * 1000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`store ${operation} timed out after ${ms} ms`)), ms);
+      timer = setTimeout(
+        () => reject(new Error(`store ${operation} timed out after ${ms} ms`)),
+        ms,
+      );
       timer.unref();
     });
     // A late rejection of the abandoned call must not become an unhandled rejection.

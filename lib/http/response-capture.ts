@@ -12,23 +12,22 @@ export interface ExpressLikeResponse extends ServerResponse {
 /**
  * Wraps `res.send` of one response, the one place every reply of a route passes (`@Render`
  * sends the rendered HTML, JSON replies the serialised string, strings and Buffers as they are),
- * and calls `onBody` with the final body just before Express writes it. Content types are settled
- * first, exactly as Express would, so that the stored headers match what the client got.
+ * and hands the final body to `onBody` before Express writes it, with `send` to write what should
+ * go out instead (now or later). Content types are settled first, exactly as Express would, so
+ * that the stored headers match what the client got.
  */
 export function captureBody(
   res: ExpressLikeResponse,
-  onBody: (body: Buffer | string) => void,
+  onBody: (body: Buffer | string, send: (body: Buffer | string) => void) => void,
 ): void {
   const original = res.send;
   if (typeof original !== 'function') return;
-  let done = false;
   res.send = function captureSend(this: ExpressLikeResponse, body?: unknown) {
-    if (!done && (typeof body === 'string' || Buffer.isBuffer(body))) {
-      done = true;
-      settleContentType(res, body);
-      onBody(body);
-    }
-    return original.call(this, body);
+    if (typeof body !== 'string' && !Buffer.isBuffer(body)) return original.call(this, body);
+    res.send = original;
+    settleContentType(res, body);
+    onBody(body, (final) => original.call(res, final));
+    return res;
   };
 }
 
@@ -51,7 +50,7 @@ function settleContentType(res: ServerResponse, body: string | Buffer): void {
 export function headersToStore(
   before: OutgoingHttpHeaders,
   now: OutgoingHttpHeaders,
-  bodyLength: number,
+  bodyLength: number | undefined,
 ): StoredHeaders {
   const stored: StoredHeaders = {};
   for (const name of Object.keys(now)) {
@@ -61,7 +60,8 @@ export function headersToStore(
     if (name !== 'content-type' && sameHeader(before[name], value)) continue;
     stored[name] = Array.isArray(value) ? value.map(String) : String(value);
   }
-  stored['content-length'] = String(bodyLength);
+  // A page with holes gets its length when they are filled.
+  if (bodyLength !== undefined) stored['content-length'] = String(bodyLength);
   return stored;
 }
 

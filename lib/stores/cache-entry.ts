@@ -1,6 +1,18 @@
 /** Response headers as stored with an entry: lower-case names. */
 export type StoredHeaders = Record<string, string | string[]>;
 
+/** A hole of a stored page: where it goes in the body, and which component fills it. */
+export interface HoleRef {
+  /** Byte offset into the entry's body. */
+  at: number;
+  /** Component name (`MiniCart`, `Blog/BlogSummary`). */
+  name: string;
+  /** The component's arguments as JSON. */
+  args: string;
+  /** The hole sits inside a JSON string: its output is escaped as JSON string content. */
+  json?: boolean;
+}
+
 /** One cached response, as a store keeps it. */
 export interface CacheEntry {
   /** The full cache key the entry is stored under. */
@@ -9,8 +21,10 @@ export interface CacheEntry {
   status: number;
   /** The headers the route set (content type and safe headers), lower-case names. */
   headers: StoredHeaders;
-  /** The body as sent, before any transfer encoding. */
+  /** The body as sent, before any transfer encoding; with holes, its static bytes. */
   body: Buffer;
+  /** Holes rendered on every hit, in body order (none for pages without components). */
+  holes?: HoleRef[];
   /** Eviction tags: `route:{routeId}`, announced entity tags, route tags. */
   tags: string[];
   /** The normalised request path (used by prefix eviction and listings). */
@@ -42,6 +56,7 @@ export function entrySize(entry: CacheEntry): number {
     size += name.length + (Array.isArray(value) ? value.join('').length : value.length);
   }
   for (const tag of entry.tags) size += tag.length * 2 + 48;
+  for (const hole of entry.holes ?? []) size += hole.name.length * 2 + hole.args.length * 2 + 64;
   return size;
 }
 

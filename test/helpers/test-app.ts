@@ -5,8 +5,11 @@ import hbs from 'hbs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
+import { registerHandlebarsHelpers } from '../../lib/index.js';
 
 export const viewsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'views');
+
+registerHandlebarsHelpers(hbs);
 
 /** Counts real hbs renders of the fixture views (the `{{countRender}}` helper). */
 export const viewRenders = { count: 0 };
@@ -27,7 +30,9 @@ export interface TestApp {
  */
 export async function createTestApp(metadata: ModuleMetadata): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    logger: process.env.TEST_LOG ? ['error', 'warn', 'debug', 'log'] : false,
+  });
   app.setBaseViewsDir(viewsDir);
   app.setViewEngine('hbs');
   await app.listen(0, '127.0.0.1');

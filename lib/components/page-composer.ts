@@ -1,0 +1,307 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import {
+  type ComponentPlacer,
+  type OutputCacheRequestContext,
+  outputCacheContext,
+  type Placement,
+} from '../display-control/request-context.js';
+import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
+import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
+import type { HoleRef } from '../stores/cache-entry.js';
+import { type ComponentDefinition, ComponentRegistry } from './component.registry.js';
+
+/** A page split at its holes: static text and holes, in order. */
+type Part = string | { hole: Placement; json: boolean };
+
+/** The stored form of a page: the static bytes and where each hole goes. */
+export interface ComposedPage {
+  body: Buffer;
+  holes: HoleRef[];
+}
+
+const MARKER_PREFIX = '<!--oc:';
+
+/**
+ * Places view components into pages and composes the result.
+ *
+ * While a page renders, `place()` writes an opaque marker (`<!--oc:{token}:{n}-->`, the token
+ * random per render) and keeps the component's name and JSON arguments in the request's side
+ * table; arguments are never parsed back out of the HTML. When the page is sent, its markers are
+ * resolved: cacheable components are rendered inline, holes stay holes (stored as byte offsets
+ * with the entry) and are rendered for each response. Markers of other pages and text that
+ * imitates a marker do not carry this render's token, and stay text.
+ */
+@Injectable()
+export class PageComposer implements ComponentPlacer {
+  private readonly logger = new Logger('OutputCache');
+
+  constructor(
+    private readonly registry: ComponentRegistry,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOutputCacheOptions,
+  ) {}
+
+  /** Places a component in the page being rendered and returns its marker. */
+  place(ctx: OutputCacheRequestContext, name: string, args: unknown): string {
+    this.registry.get(name); // an unknown name fails loudly, where the view names it
+    let argsJson: string | undefined;
+    if (isJsonSafe(args)) {
+      argsJson = JSON.stringify(args ?? {});
+    } else {
+      this.logger.debug(
+        `component ${name} on ${ctx.routeId}: arguments are not JSON-serialisable, page not cached`,
+      );
+      ctx.markUncacheable('component-args');
+    }
+    ctx.token ??= randomBytes(12).toString('base64url');
+    const index = ctx.placements.push({ name, args, argsJson }) - 1;
+    if (!ctx.capturing && !ctx.composesOnSend) this.composeOnSend(ctx);
+    return `${MARKER_PREFIX}${ctx.token}:${index}-->`;
+  }
+
+  /**
+   * Resolves the markers of a rendered page. `forStorage`: cacheable components are rendered
+   * inline and holes kept; otherwise every component is rendered inline.
+   */
+  async compose(
+    ctx: OutputCacheRequestContext,
+    text: string,
+    forStorage: boolean,
+  ): Promise<Part[]> {
+    return this.resolve(ctx, text, forStorage, 0, isJsonResponse(ctx.res));
+  }
+
+  /** Joins static parts into bytes and records each hole's byte offset. */
+  toStored(parts: Part[]): ComposedPage {
+    const chunks: Buffer[] = [];
+    const holes: HoleRef[] = [];
+    let offset = 0;
+    let text = '';
+    const flush = () => {
+      if (!text) return;
+      const chunk = Buffer.from(text, 'utf8');
+      chunks.push(chunk);
+      offset += chunk.length;
+      text = '';
+    };
+    for (const part of parts) {
+      if (typeof part === 'string') {
+        text += part;
+        continue;
+      }
+      flush();
+      const hole: HoleRef = { at: offset, name: part.hole.name, args: part.hole.argsJson ?? '{}' };
+      if (part.json) hole.json = true;
+      holes.push(hole);
+    }
+    flush();
+    return { body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), holes };
+  }
+
+  /**
+   * Renders the holes of a page (concurrently) and returns the whole body. Holes of a stored page
+   * get their arguments back from JSON; those of a page being rendered get the live ones.
+   */
+  async fill(ctx: OutputCacheRequestContext, page: ComposedPage, live?: Part[]): Promise<Buffer> {
+    if (page.holes.length === 0) return page.body;
+    const liveHoles = live?.filter((p) => typeof p !== 'string');
+    const outputs = await Promise.all(
+      page.holes.map((hole, i) => {
+        const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
+        return this.renderDeep(ctx, hole.name, args, 1, hole.json === true);
+      }),
+    );
+    const chunks: Buffer[] = [];
+    let last = 0;
+    page.holes.forEach((hole, i) => {
+      chunks.push(page.body.subarray(last, hole.at), Buffer.from(outputs[i], 'utf8'));
+      last = hole.at;
+    });
+    chunks.push(page.body.subarray(last));
+    return Buffer.concat(chunks);
+  }
+
+  /** Renders one component now, with every component it places, for code that can await. */
+  renderNow(ctx: OutputCacheRequestContext, name: string, args: unknown): Promise<string> {
+    return this.renderDeep(ctx, name, args, 1, false);
+  }
+
+  private async resolve(
+    ctx: OutputCacheRequestContext,
+    text: string,
+    forStorage: boolean,
+    depth: number,
+    json: boolean,
+  ): Promise<Part[]> {
+    if (ctx.token === undefined || !text.includes(MARKER_PREFIX)) return [text];
+    const pattern = new RegExp(`<!--oc:${ctx.token}:(\\d+)-->`, 'g');
+    const parts: (Part | Promise<Part[]>)[] = [];
+    let last = 0;
+    for (const match of text.matchAll(pattern)) {
+      const placement = ctx.placements[Number(match[1])];
+      if (!placement) continue;
+      parts.push(text.slice(last, match.index));
+      last = match.index + match[0].length;
+      const def = this.registry.get(placement.name);
+      if (forStorage && !this.registry.isCacheable(def)) {
+        parts.push({ hole: placement, json });
+      } else if (depth >= this.options.maxComponentDepth) {
+        this.reportDepth(ctx, def);
+      } else {
+        // Inline, and resolve what the component itself placed (same render, same token).
+        parts.push(
+          this.renderOne(ctx, def, placement.args, forStorage).then((html) =>
+            this.resolve(ctx, json ? jsonStringContent(html) : html, forStorage, depth + 1, json),
+          ),
+        );
+      }
+    }
+    parts.push(text.slice(last));
+    const resolved = await Promise.all(parts);
+    return resolved.flat();
+  }
+
+  private async renderDeep(
+    ctx: OutputCacheRequestContext,
+    name: string,
+    args: unknown,
+    depth: number,
+    json: boolean,
+  ): Promise<string> {
+    const def = this.registry.get(name);
+    const html = await this.renderOne(ctx, def, args, false);
+    const parts = await this.resolve(
+      ctx,
+      json ? jsonStringContent(html) : html,
+      false,
+      depth,
+      json,
+    );
+    return parts.map((p) => (typeof p === 'string' ? p : '')).join('');
+  }
+
+  /** Renders a component with its timeout; a failure shows its fallback and is logged. */
+  private async renderOne(
+    ctx: OutputCacheRequestContext,
+    def: ComponentDefinition,
+    args: unknown,
+    forStorage: boolean,
+  ): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const rendered = def.instance.render(args ?? {}, {
+        req: ctx.req,
+        res: ctx.res,
+        routeId: ctx.routeId,
+      });
+      const html =
+        typeof rendered === 'string'
+          ? rendered
+          : await Promise.race([
+              rendered,
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(
+                  () => reject(new Error(`timed out after ${def.timeoutMs} ms`)),
+                  def.timeoutMs,
+                );
+              }),
+            ]);
+      return typeof html === 'string' ? html : String(html ?? '');
+    } catch (error) {
+      this.logger.error(
+        `component ${def.name} failed on ${ctx.routeId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      // A failed cacheable component must not be frozen into the page.
+      if (forStorage) ctx.markUncacheable('component-failed');
+      return def.fallback;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private reportDepth(ctx: OutputCacheRequestContext, def: ComponentDefinition): void {
+    ctx.depthReported ??= new Set();
+    if (ctx.depthReported.has(def.name)) return;
+    ctx.depthReported.add(def.name);
+    this.logger.error(
+      `component ${def.name} on ${ctx.routeId} is nested deeper than maxComponentDepth (${this.options.maxComponentDepth}); rendered empty`,
+    );
+  }
+
+  /** Outside a capturing render (route not cached, bypassed, waiter), compose on send. */
+  private composeOnSend(ctx: OutputCacheRequestContext): void {
+    const res = ctx.res;
+    const original = res?.send;
+    if (typeof original !== 'function') return;
+    ctx.composesOnSend = true;
+    res.send = (body?: unknown) => {
+      if (typeof body !== 'string' || !body.includes(MARKER_PREFIX)) {
+        return original.call(res, body);
+      }
+      res.send = original;
+      outputCacheContext
+        .run(ctx, () => this.compose(ctx, body, false))
+        .then(
+          (parts) =>
+            original.call(res, parts.map((p) => (typeof p === 'string' ? p : '')).join('')),
+          (error: unknown) => {
+            this.logger.error(`components of ${ctx.routeId} failed: ${String(error)}`);
+            original.call(res, body.replace(new RegExp(`<!--oc:${ctx.token}:\\d+-->`, 'g'), ''));
+          },
+        );
+      return res;
+    };
+  }
+}
+
+/**
+ * Places a component from any template engine or code that builds HTML or JSON strings: returns
+ * the marker to put where the component goes. Must run while a route handled by the output
+ * cache renders.
+ *
+ * @example
+ * ```ts
+ * const html = `<header>${placeComponent('MiniCart', { showTotal: true })}</header>`;
+ * ```
+ */
+export function placeComponent(name: string, args?: Record<string, unknown>): string {
+  const ctx = outputCacheContext.getStore();
+  if (!ctx?.composer) {
+    throw new Error(
+      `placeComponent("${name}") was called outside a route handled by the output cache; import OutputCacheModule and place components while a controller renders`,
+    );
+  }
+  return ctx.composer.place(ctx, name, args ?? {});
+}
+
+/** Whether the response is JSON: component output then goes inside a JSON string, escaped. */
+function isJsonResponse(res: any): boolean {
+  const type = res?.getHeader?.('content-type');
+  return typeof type === 'string' && /[/+]json\b/i.test(type);
+}
+
+/** Escapes text for the inside of a JSON string literal (where a marker placed in JSON sits). */
+function jsonStringContent(text: string): string {
+  return JSON.stringify(text).slice(1, -1);
+}
+
+/** Plain JSON values only: what survives `JSON.stringify` and `JSON.parse` unchanged. */
+export function isJsonSafe(value: unknown, depth = 0): boolean {
+  if (depth > 32) return false;
+  if (value === null || value === undefined) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (Array.isArray(value)) return value.every((v) => isJsonSafe(v, depth + 1));
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      return Object.values(value).every((v) => isJsonSafe(v, depth + 1));
+    }
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,50 @@
+import { Reflector } from '@nestjs/core';
+
+/** Options of {@link ViewComponent}. Durations are seconds. */
+export interface ViewComponentOptions {
+  /** The name views use (`{{{component "MiniCart"}}}`). */
+  name: string;
+  /** Module part of the name and route id (`Blog` gives `Blog/BlogSummary`, `vc:Blog/BlogSummary`). */
+  module?: string;
+  /** What a failed or timed-out render shows instead (default empty). */
+  fallback?: string;
+  /** Longest render; defaults to the module's `componentTimeout`. */
+  timeout?: number;
+}
+
+/**
+ * Marks an injectable provider as a view component: a fragment of a page with a
+ * `render(args, context)` method, placed from views with the `component` helper or
+ * `placeComponent()`. Unless it is also `@CacheableComponent()`, it is a *hole*: rendered fresh on
+ * every request, also when the page around it comes from the cache.
+ *
+ * @example
+ * ```ts
+ * @ViewComponent({ name: 'MiniCart', fallback: '<a href="/cart">Cart</a>' })
+ * @Injectable()
+ * export class MiniCartComponent implements ViewComponentRenderer<{ showTotal?: boolean }> {
+ *   render(args, { req }) { return `<a href="/cart">${countItems(req)} items</a>`; }
+ * }
+ * ```
+ */
+export const ViewComponent = Reflector.createDecorator<
+  string | ViewComponentOptions,
+  ViewComponentOptions
+>({
+  transform: (value) => (typeof value === 'string' ? { name: value } : { ...value }),
+});
+
+/**
+ * Keeps a view component's output inside the cached page (it is rendered once, when the page is
+ * stored). Use it for fragments that depend only on their arguments and on data whose changes
+ * evict the page (menus, search boxes), never on the user.
+ *
+ * @example
+ * ```ts
+ * @CacheableComponent()
+ * @ViewComponent('CategoryMenu')
+ * @Injectable()
+ * export class CategoryMenuComponent { ... }
+ * ```
+ */
+export const CacheableComponent = Reflector.createDecorator<void, true>({ transform: () => true });
