@@ -23,7 +23,7 @@ describe('smoke', () => {
   beforeAll(async () => {
     const ref = await Test.createTestingModule({ imports: [AppModule] }).compile();
     app = ref.createNestApplication();
-    await app.listen(0, "127.0.0.1");
+    await app.listen(0, '127.0.0.1');
   });
   afterAll(() => app.close());
 

@@ -1,0 +1,35 @@
+import { Body, Controller, Delete, Get, Param, ParseIntPipe, Patch } from '@nestjs/common';
+import { AdminService } from './admin.service.js';
+import { UpdateProductDto } from './update-product.dto.js';
+
+/**
+ * A minimal JSON back office. A real shop puts a guard here; the output cache never serves
+ * `/admin/**` (the module's `exclude` option), even if a handler here were made cacheable.
+ */
+@Controller('admin')
+export class AdminController {
+  constructor(private readonly admin: AdminService) {}
+
+  /** `PATCH /admin/products/7` with `{ "name": "...", "price": 12.5 }`. */
+  @Patch('products/:id')
+  updateProduct(@Param('id', ParseIntPipe) id: number, @Body() body: UpdateProductDto) {
+    return this.admin.updateProduct(id, body);
+  }
+
+  /** `PATCH /admin/settings/CatalogSettings.ShowProductSku` with `{ "value": "false" }`. */
+  @Patch('settings/:key')
+  updateSetting(@Param('key') key: string, @Body('value') value: unknown) {
+    return this.admin.updateSetting(key, value);
+  }
+
+  /** What the output cache holds: `{ count, stats, entries }`. */
+  @Get('cache')
+  cache() {
+    return this.admin.cache();
+  }
+
+  @Delete('cache')
+  clearCache() {
+    return this.admin.clearCache();
+  }
+}

@@ -1,0 +1,49 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OutputCacheModule } from '../lib/index.js';
+import { AdminModule } from './admin/admin.module.js';
+import { BlogModule } from './blog/blog.module.js';
+import { CartModule } from './cart/cart.module.js';
+import { CatalogModule } from './catalog/catalog.module.js';
+import { CommonModule } from './common/common.module.js';
+import { currencyOf } from './common/currency.js';
+import { databaseOptions } from './database.config.js';
+import {
+  resolveSampleAppOptions,
+  SAMPLE_APP_OPTIONS,
+  type SampleAppOptions,
+} from './sample-app.options.js';
+import { SeedModule } from './seed/seed.module.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(options: SampleAppOptions = {}): DynamicModule {
+    const resolved = resolveSampleAppOptions(options);
+    return {
+      module: AppModule,
+      global: true,
+      imports: [
+        TypeOrmModule.forRoot(databaseOptions(resolved)),
+        OutputCacheModule.forRoot({
+          defaultTtl: 60,
+          // One entry per currency; `currencyOf` also picks the prices the pages render.
+          varyBy: { currency: (req) => currencyOf(req) },
+          // Belt and braces: the back office is never cached, whatever its handlers say.
+          exclude: ['/admin/**'],
+          // Signed-in visitors (a `sid` session cookie) always get a fresh page.
+          sessionCookie: 'sid',
+          // A deploy with a new version never serves pages rendered by the old one.
+          appVersion: process.env.APP_VERSION ?? '1.0.0',
+        }),
+        CommonModule,
+        SeedModule,
+        CatalogModule,
+        BlogModule,
+        CartModule,
+        AdminModule,
+      ],
+      providers: [{ provide: SAMPLE_APP_OPTIONS, useValue: resolved }],
+      exports: [SAMPLE_APP_OPTIONS],
+    };
+  }
+}
