@@ -44,3 +44,14 @@ export {
 } from './components/antiforgery-token.component.js';
 export { UnknownComponentError } from './errors/unknown-component.error.js';
 export type { HoleRef } from './stores/cache-entry.js';
+export { InvalidationObserver } from './invalidation/invalidation.observer.js';
+export type {
+  EntityChange,
+  EntityChangeEvent,
+  EntityChangeKind,
+  EntityObserver,
+  SettingChangeEvent,
+  SettingObserver,
+  SettingsSource,
+} from './invalidation/entity-change.js';
+export { TypeOrmInvalidationSubscriber } from './invalidation/typeorm-invalidation.subscriber.js';

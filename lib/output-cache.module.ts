@@ -20,6 +20,8 @@ import {
 import { CacheableRoutesRegistry } from './policy/cacheable-routes.registry.js';
 import { RoutePolicyResolver } from './policy/route-policy.resolver.js';
 import { OutputCacheProvider } from './provider/output-cache.provider.js';
+import { InvalidationObserver } from './invalidation/invalidation.observer.js';
+import { EvictionLog } from './provider/eviction-log.js';
 import { OutputCacheStats } from './provider/output-cache.stats.js';
 import { MemoryOutputCacheStore } from './stores/memory.store.js';
 
@@ -43,6 +45,8 @@ const providers: Provider[] = [
   CacheableRoutesRegistry,
   RoutePolicyResolver,
   RenderCollapser,
+  EvictionLog,
+  InvalidationObserver,
   ComponentRegistry,
   PageComposer,
   { provide: APP_INTERCEPTOR, useClass: OutputCacheInterceptor },
@@ -74,6 +78,7 @@ const providers: Provider[] = [
     DisplayControl,
     EntityTagRegistry,
     ComponentRegistry,
+    InvalidationObserver,
     OutputCacheProvider,
     OutputCacheStats,
     OUTPUT_CACHE_STORE,

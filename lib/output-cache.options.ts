@@ -1,4 +1,5 @@
 import type { AntiforgeryOptions } from './components/antiforgery-token.component.js';
+import type { SettingsSource } from './invalidation/entity-change.js';
 import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
 
 /** What a vary-by resolver may return: one value, several (order does not matter), or nothing. */
@@ -34,6 +35,9 @@ export type VaryByResolver =
  * | `componentTimeout` | `2` |
  * | `maxComponentDepth` | `5` |
  * | `csrf` | none |
+ * | `invalidation` | `true` |
+ * | `dataSources` | `[]` |
+ * | `settings` | none |
  */
 export interface OutputCacheModuleOptions {
   /** Turns the whole cache on or off; off, every route renders as if the module were absent. */
@@ -80,14 +84,24 @@ export interface OutputCacheModuleOptions {
    * the request's token. Without it the component is not registered.
    */
   csrf?: AntiforgeryOptions;
+  /**
+   * Evict pages when TypeORM entities change: the invalidation observer is hooked into every
+   * `DataSource` provider of the app (`@nestjs/typeorm`) and those in `dataSources`.
+   */
+  invalidation?: boolean;
+  /** DataSources to observe besides those found among the app's providers. */
+  dataSources?: unknown[];
+  /** The settings entity, for `InvalidationObserver.observeSetting()`. */
+  settings?: SettingsSource;
 }
 
 /** Options with every default applied. */
 export interface ResolvedOutputCacheOptions extends Required<
-  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie' | 'csrf'>
+  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie' | 'csrf' | 'settings'>
 > {
   store?: OutputCacheStore;
   csrf?: AntiforgeryOptions;
+  settings?: SettingsSource;
   sessionCookie: string[];
 }
 
@@ -103,6 +117,7 @@ export const OUTPUT_CACHE_DEFAULTS = {
   storeTimeout: 0.25,
   componentTimeout: 2,
   maxComponentDepth: 5,
+  invalidation: true,
 } as const;
 
 /** Applies defaults and checks values, throwing an error that says which option is wrong. */
@@ -114,6 +129,7 @@ export function resolveOutputCacheOptions(
     varyBy: {},
     routes: [],
     exclude: [],
+    dataSources: [],
     ...stripUndefined(options),
     sessionCookie:
       options.sessionCookie === undefined

@@ -24,7 +24,14 @@ export class DisplayControl {
     const ctx = outputCacheContext.getStore();
     if (!ctx || !entity) return;
     const entities = Array.isArray(entity) ? entity : [entity];
-    for (const one of entities) for (const tag of this.registry.tagsOf(one)) ctx.tags.add(tag);
+    for (const one of entities) {
+      for (const tag of this.registry.tagsOf(one)) {
+        ctx.tags.add(tag);
+        // The family tag (`Product:*`): a bulk write, whose ids are not known, evicts it.
+        const colon = tag.lastIndexOf(':');
+        if (colon > 0) ctx.tags.add(`${tag.slice(0, colon)}:*`);
+      }
+    }
   }
 
   /** Adds the type tag of an entity class (`Product`), for pages that list that type. */

@@ -35,16 +35,22 @@ export class EntityTagRegistry {
     this.handlers.set(entityClass, handler);
   }
 
-  /** The tags of one entity (empty when it has neither a handler nor an id). */
-  tagsOf(entity: object): string[] {
+  /**
+   * The tags of one entity (empty when it has neither a handler nor an id). `target` and `id`
+   * override what the object itself says (a TypeORM event may carry a plain object).
+   */
+  tagsOf(entity: object, target?: Function | string, id?: string): string[] {
     if (entity === null || typeof entity !== 'object') return [];
-    const ctor = entity.constructor as Ctor | undefined;
-    for (let c: any = ctor; c && c !== Object; c = Object.getPrototypeOf(c)) {
-      const handler = this.handlers.get(c);
-      if (handler) return handler(entity);
+    const ctor = (target ?? entity.constructor) as Ctor | string | undefined;
+    if (typeof ctor === 'function') {
+      for (let c: any = ctor; c && c !== Object; c = Object.getPrototypeOf(c)) {
+        const handler = this.handlers.get(c);
+        if (handler) return handler(entity);
+      }
     }
-    const id = this.idOf(entity);
-    return id === undefined ? [] : [`${entityName(entity)}:${id}`];
+    const key = id ?? this.idOf(entity, ctor);
+    const name = typeof ctor === 'string' ? ctor : ctor?.name || 'Object';
+    return key === undefined ? [] : [`${name}:${key}`];
   }
 
   /** The tag of a whole entity type (`Product`), which list pages announce. */
@@ -52,8 +58,8 @@ export class EntityTagRegistry {
     return typeof entityClass === 'string' ? entityClass : entityClass.name;
   }
 
-  private idOf(entity: any): string | undefined {
-    const columns = this.primaryColumnsOf(entity.constructor);
+  private idOf(entity: any, ctor: unknown): string | undefined {
+    const columns = this.primaryColumnsOf(typeof ctor === 'function' ? ctor : entity.constructor);
     if (columns.length > 0) {
       const values = columns.map((c) => entity[c]);
       if (values.some((v) => v === undefined || v === null)) return undefined;

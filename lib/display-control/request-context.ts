@@ -26,6 +26,8 @@ export class OutputCacheRequestContext {
   composesOnSend = false;
   /** Component names whose nesting limit was reported (logged once). */
   depthReported: Set<string> | undefined;
+  /** The eviction clock when the render started (see EvictionLog). */
+  startedAt = 0;
   /** Set by the interceptor: how `placeComponent()` reaches the composer. */
   composer: ComponentPlacer | undefined;
 

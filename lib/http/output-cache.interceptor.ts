@@ -20,6 +20,7 @@ import { buildCacheKey, splitUrl } from '../policy/cache-key.builder.js';
 import { requestBypassReason, requestForbidsStoring } from '../policy/request-rules.js';
 import { responseNotStoredReason } from '../policy/response-rules.js';
 import { type RoutePolicy, RoutePolicyResolver } from '../policy/route-policy.resolver.js';
+import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheStats } from '../provider/output-cache.stats.js';
 import type { CacheEntry } from '../stores/cache-entry.js';
 import { MemoryOutputCacheStore } from '../stores/memory.store.js';
@@ -68,6 +69,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
     protected readonly stats: OutputCacheStats,
     protected readonly collapser: RenderCollapser,
     protected readonly composer: PageComposer,
+    protected readonly evictions: EvictionLog,
   ) {
     // The memory store answers synchronously: a hit then costs no promise at all. Subclasses
     // may override get(), so only the class itself takes the shortcut.
@@ -191,6 +193,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
     this.stats.misses++;
     if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'MISS');
     const ctx = this.contextFor(req, res, policy, finish !== undefined);
+    ctx.startedAt = this.evictions.now();
     let streamed = false;
     if (finish) {
       const headersBefore = { ...res.getHeaders() };
@@ -300,6 +303,10 @@ export class OutputCacheInterceptor implements NestInterceptor {
         reason = 'tags-error';
       }
     }
+    // Rendered from data that may predate an eviction that happened meanwhile: do not store.
+    if (!reason && this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
+      reason = 'evicted-during-render';
+    }
     if (reason) {
       this.notStored(reason, policy, path);
       finish(undefined);
@@ -324,7 +331,14 @@ export class OutputCacheInterceptor implements NestInterceptor {
       expiresAt: now + policy.ttlMs,
     };
     this.withTimeout(this.store.set(entry), 'set').then(
-      () => {
+      async () => {
+        // An eviction that ran while the write was on its way did not see the entry.
+        if (this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
+          await this.store.delete(key).catch((error) => this.storeFailed('delete', error));
+          this.notStored('evicted-during-render', policy, path);
+          finish(undefined);
+          return;
+        }
         this.stats.stored++;
         finish(entry);
       },

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
 import type { CacheEntrySummary } from '../stores/cache-entry.js';
 import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
+import { EvictionLog } from './eviction-log.js';
 import { OutputCacheStats, type OutputCacheStatsSnapshot } from './output-cache.stats.js';
 
 /**
@@ -22,6 +23,7 @@ export class OutputCacheProvider {
   constructor(
     @Inject(OUTPUT_CACHE_STORE) private readonly store: OutputCacheStore,
     private readonly stats_: OutputCacheStats,
+    private readonly evictions: EvictionLog,
   ) {}
 
   /** Evicts every entry of the given route ids (`Catalog/category`, `vc:MiniCart`). */
@@ -32,6 +34,7 @@ export class OutputCacheProvider {
   /** Evicts every entry carrying any of the tags. */
   async invalidateByTag(...tags: string[]): Promise<number> {
     if (tags.length === 0) return 0;
+    this.evictions.evictedTags(tags);
     const removed = await this.store.evictTags(tags);
     this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
     return removed;
@@ -42,16 +45,19 @@ export class OutputCacheProvider {
     if (!pathPrefix.startsWith('/')) {
       throw new TypeError(`invalidateByPrefix: a path prefix starts with "/", got "${pathPrefix}"`);
     }
+    this.evictions.evictedPrefix(pathPrefix);
     return this.store.evictPrefix(pathPrefix);
   }
 
   /** Evicts everything. */
   invalidateAll(): Promise<number> {
+    this.evictions.evictedAll();
     return this.store.clear();
   }
 
   /** Removes one entry by its key (as shown by {@link list}). */
   remove(key: string): Promise<boolean> {
+    this.evictions.evictedKey(key);
     return this.store.delete(key);
   }
 
