@@ -98,7 +98,10 @@ export class InvalidationObserver implements OnApplicationBootstrap {
    */
   observeSetting(pattern: string, observer?: SettingObserver): void {
     const matches = pattern.endsWith('.*')
-      ? ((prefix) => (key: string) => key.startsWith(prefix))(pattern.slice(0, -1))
+      ? (
+          (prefix) => (key: string) =>
+            key.startsWith(prefix)
+        )(pattern.slice(0, -1))
       : (key: string) => key === pattern;
     this.settingRules.push({ pattern, matches, observer });
   }
@@ -132,9 +135,15 @@ export class InvalidationObserver implements OnApplicationBootstrap {
   defaultTags(change: EntityChange): string[] {
     const typeTag = change.entityName;
     if (!change.entity || change.id === undefined) return [typeTag, `${typeTag}:*`];
-    const tags = this.tags.tagsOf(change.entity, change.target, change.id);
-    if (change.kind !== 'update') tags.push(typeTag);
-    return tags;
+    const tags = new Set(this.tags.tagsOf(change.entity, change.target, change.id));
+    // The row as it was: a related entity may have pointed elsewhere before the change.
+    if (change.databaseEntity) {
+      for (const tag of this.tags.tagsOf(change.databaseEntity, change.target, change.id)) {
+        tags.add(tag);
+      }
+    }
+    if (change.kind !== 'update') tags.add(typeTag);
+    return [...tags];
   }
 
   private async runEntityObservers(change: EntityChange): Promise<boolean> {

@@ -39,6 +39,8 @@ export class TypeOrmInvalidationSubscriber implements EntitySubscriberInterface 
   afterUpdate(event: UpdateEvent<any>): Promise<void> {
     const changed = (event.updatedColumns ?? []).map((c) => c.propertyName);
     for (const relation of event.updatedRelations ?? []) changed.push(relation.propertyName);
+    // A query-builder update reports the values it set, not the columns it changed.
+    if (changed.length === 0 && event.entity) changed.push(...Object.keys(event.entity));
     return this.record(
       event.queryRunner,
       'update',
@@ -162,7 +164,10 @@ function idOf(
   return undefined;
 }
 
-function entityIdObject(metadata: EntityMetadata, entityId: unknown): Record<string, any> | undefined {
+function entityIdObject(
+  metadata: EntityMetadata,
+  entityId: unknown,
+): Record<string, any> | undefined {
   if (entityId === undefined || entityId === null) return undefined;
   if (typeof entityId === 'object') return entityId as Record<string, any>;
   const [primary] = metadata.primaryColumns;
