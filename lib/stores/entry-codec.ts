@@ -1,0 +1,98 @@
+import { Packr } from 'msgpackr';
+import type { CacheEntry, HoleRef } from './cache-entry.js';
+
+/** Bytes that open every encoded entry: "OC" and the format version. */
+const MAGIC_0 = 0x4f;
+const MAGIC_1 = 0x43;
+/** The format this code writes. Readers treat any other version as a miss. */
+export const ENTRY_FORMAT_VERSION = 1;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/**
+ * Encodes an entry for a store that keeps bytes (TypeORM, Redis): a 3-byte header ("OC",
+ * version) and a MessagePack array of the entry's fields. Binary bodies stay binary.
+ */
+export function encodeEntry(entry: CacheEntry): Buffer {
+  const payload = packr.pack([
+    entry.key,
+    entry.status,
+    entry.headers,
+    entry.body,
+    entry.holes?.map((h) => [h.at, h.name, h.args, h.json ? 1 : 0]) ?? null,
+    entry.tags,
+    entry.path,
+    entry.routeId,
+    entry.createdAt,
+    entry.expiresAt,
+  ]);
+  const out = Buffer.allocUnsafe(payload.length + 3);
+  out[0] = MAGIC_0;
+  out[1] = MAGIC_1;
+  out[2] = ENTRY_FORMAT_VERSION;
+  out.set(payload, 3);
+  return out;
+}
+
+/** Why an entry could not be read. */
+export type DecodeFailure = 'not-an-entry' | 'unknown-version' | 'corrupt';
+
+/**
+ * Decodes an entry, or returns why it cannot: a corrupt entry, bytes of another format or of a
+ * version this code does not know are a miss, never an error.
+ */
+export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | DecodeFailure {
+  if (!data || data.length < 4 || data[0] !== MAGIC_0 || data[1] !== MAGIC_1) return 'not-an-entry';
+  if (data[2] !== ENTRY_FORMAT_VERSION) return 'unknown-version';
+  try {
+    const fields = packr.unpack(data.subarray(3)) as unknown[];
+    if (!Array.isArray(fields) || fields.length !== 10) return 'corrupt';
+    const [key, status, headers, body, holes, tags, path, routeId, createdAt, expiresAt] =
+      fields as [
+        string,
+        number,
+        CacheEntry['headers'],
+        Uint8Array,
+        [number, string, string, number][] | null,
+        string[],
+        string,
+        string,
+        number,
+        number,
+      ];
+    if (
+      typeof key !== 'string' ||
+      typeof status !== 'number' ||
+      !(body instanceof Uint8Array) ||
+      typeof headers !== 'object' ||
+      !Array.isArray(tags) ||
+      typeof expiresAt !== 'number'
+    ) {
+      return 'corrupt';
+    }
+    const entry: CacheEntry = {
+      key,
+      status,
+      headers,
+      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      tags,
+      path,
+      routeId,
+      createdAt,
+      expiresAt,
+    };
+    if (holes) {
+      entry.holes = holes.map(([at, name, args, json]): HoleRef => {
+        const hole: HoleRef = { at, name, args };
+        if (json) hole.json = true;
+        return hole;
+      });
+    }
+    return entry;
+  } catch {
+    return 'corrupt';
+  }
+}
+
+/** The fixed-size id a key is stored under in stores with key length limits. */
+export { keyHash } from './key-hash.js';
