@@ -55,3 +55,20 @@ export type {
   SettingsSource,
 } from './invalidation/entity-change.js';
 export { TypeOrmInvalidationSubscriber } from './invalidation/typeorm-invalidation.subscriber.js';
+export {
+  RedisOutputCacheStore,
+  type RedisStoreOptions,
+  FAIL_FAST_REDIS_OPTIONS,
+} from './stores/redis.store.js';
+export {
+  CircuitBreaker,
+  CircuitOpenError,
+  type CircuitBreakerOptions,
+} from './stores/circuit-breaker.js';
+export { encodeEntry, decodeEntry, ENTRY_FORMAT_VERSION } from './stores/entry-codec.js';
+export { TypeOrmOutputCacheStore, type TypeOrmStoreOptions } from './stores/typeorm.store.js';
+export {
+  OutputCacheTables1763700000000,
+  createOutputCacheMigration,
+  DEFAULT_OUTPUT_CACHE_TABLE_PREFIX,
+} from './stores/typeorm-output-cache.migration.js';

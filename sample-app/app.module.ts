@@ -3,22 +3,27 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { OutputCacheModule } from '../lib/index.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BlogModule } from './blog/blog.module.js';
+import { CacheRulesModule } from './cache/cache-rules.module.js';
 import { CartModule } from './cart/cart.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
 import { CommonModule } from './common/common.module.js';
 import { currencyOf } from './common/currency.js';
+import { ComponentsModule } from './components/components.module.js';
 import { databaseOptions } from './database.config.js';
+import { Setting } from './entities/setting.entity.js';
 import {
   resolveSampleAppOptions,
   SAMPLE_APP_OPTIONS,
   type SampleAppOptions,
 } from './sample-app.options.js';
+import { CSRF_FIELD, CsrfService } from './security/csrf.service.js';
 import { SeedModule } from './seed/seed.module.js';
 
 @Module({})
 export class AppModule {
   static forRoot(options: SampleAppOptions = {}): DynamicModule {
     const resolved = resolveSampleAppOptions(options);
+    const csrf = new CsrfService(resolved.csrfSecret);
     return {
       module: AppModule,
       global: true,
@@ -34,16 +39,25 @@ export class AppModule {
           sessionCookie: 'sid',
           // A deploy with a new version never serves pages rendered by the old one.
           appVersion: process.env.APP_VERSION ?? '1.0.0',
+          // `{{{antiforgeryField}}}`: a hole with a fresh token (and cookie) for every response.
+          csrf: { token: (req, res) => csrf.generateToken(req, res), fieldName: CSRF_FIELD },
+          // For `observeSetting` (CacheRulesService): which entity holds the settings.
+          settings: { entity: Setting, keyColumn: 'key', valueColumn: 'value' },
         }),
         CommonModule,
         SeedModule,
         CatalogModule,
         BlogModule,
         CartModule,
+        ComponentsModule,
+        CacheRulesModule,
         AdminModule,
       ],
-      providers: [{ provide: SAMPLE_APP_OPTIONS, useValue: resolved }],
-      exports: [SAMPLE_APP_OPTIONS],
+      providers: [
+        { provide: SAMPLE_APP_OPTIONS, useValue: resolved },
+        { provide: CsrfService, useValue: csrf },
+      ],
+      exports: [SAMPLE_APP_OPTIONS, CsrfService],
     };
   }
 }

@@ -4,6 +4,7 @@ import cookieParser from 'cookie-parser';
 import hbs from 'hbs';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { registerHandlebarsHelpers } from '../lib/index.js';
 import { AppModule } from './app.module.js';
 import type { SampleAppOptions } from './sample-app.options.js';
 import { findViewsDir } from './views-dir.js';
@@ -25,11 +26,15 @@ export async function createSampleApp(
     AppModule.forRoot(options),
     options.logger === undefined ? {} : { logger: options.logger },
   );
-  // Before the output cache runs: its `varyBy` reads `req.cookies.currency`.
+  // Before the output cache runs: its `varyBy` reads `req.cookies.currency`, the holes read the
+  // `cart` and `recent` cookies, csrf-csrf its `x-csrf` cookie. (No middleware here may set a
+  // cookie on a page: a response with `Set-Cookie` is never stored.)
   app.use(cookieParser());
 
   const viewsDir = findViewsDir();
   const views = hbs.create();
+  // `{{{component "MiniCart"}}}` and `{{{antiforgeryField}}}`.
+  registerHandlebarsHelpers(views);
   // `{{> product-card}}` is views/partials/product-card.hbs (hbs's own registerPartials would
   // rename it product_card).
   const partialsDir = join(viewsDir, 'partials');

@@ -2,6 +2,7 @@ import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { BlogPost } from './entities/blog-post.entity.js';
 import { Category } from './entities/category.entity.js';
 import { Product } from './entities/product.entity.js';
+import { Review } from './entities/review.entity.js';
 import { Setting } from './entities/setting.entity.js';
 import type { ResolvedSampleAppOptions } from './sample-app.options.js';
 
@@ -10,7 +11,7 @@ import type { ResolvedSampleAppOptions } from './sample-app.options.js';
  * database was asked for explicitly.
  */
 export function databaseOptions(options: ResolvedSampleAppOptions): TypeOrmModuleOptions {
-  const entities = [Category, Product, BlogPost, Setting];
+  const entities = [Category, Product, Review, BlogPost, Setting];
   const url = process.env.DATABASE_URL;
   if (url && options.database === undefined) {
     return { type: 'postgres', url, entities, synchronize: true };

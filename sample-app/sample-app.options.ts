@@ -1,4 +1,5 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 
 /** Options of {@link createSampleApp} and `AppModule.forRoot`. */
 export interface SampleAppOptions {
@@ -11,12 +12,18 @@ export interface SampleAppOptions {
   dbDelayMs?: number;
   /** Nest logger setting, passed to `NestFactory.create`. */
   logger?: false | LogLevel[] | LoggerService;
+  /**
+   * Secret that signs CSRF tokens (default `CSRF_SECRET`, else random per process: tokens then
+   * stop validating after a restart, and several instances need one shared secret).
+   */
+  csrfSecret?: string;
 }
 
 /** The sample's options with defaults applied, injectable anywhere in the app. */
 export interface ResolvedSampleAppOptions {
   database: string | undefined;
   dbDelayMs: number;
+  csrfSecret: string;
 }
 
 export const SAMPLE_APP_OPTIONS = Symbol('SAMPLE_APP_OPTIONS');
@@ -24,5 +31,7 @@ export const SAMPLE_APP_OPTIONS = Symbol('SAMPLE_APP_OPTIONS');
 export function resolveSampleAppOptions(options: SampleAppOptions = {}): ResolvedSampleAppOptions {
   const fromEnv = Number(process.env.SAMPLE_DB_DELAY_MS);
   const dbDelayMs = options.dbDelayMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : 30);
-  return { database: options.database, dbDelayMs };
+  const csrfSecret =
+    options.csrfSecret ?? process.env.CSRF_SECRET ?? randomBytes(32).toString('hex');
+  return { database: options.database, dbDelayMs, csrfSecret };
 }

@@ -35,7 +35,7 @@ export interface EntityChangeEvent<T = any> {
 }
 
 /** An app's entity observer. */
-export type EntityObserver<T = any> = (event: EntityChangeEvent<T>) => void | Promise<void>;
+export type EntityObserver<T = any> = (event: EntityChangeEvent<T>) => unknown;
 
 /** What a setting observer gets. */
 export interface SettingChangeEvent {
@@ -48,7 +48,7 @@ export interface SettingChangeEvent {
 }
 
 /** An app's setting observer. */
-export type SettingObserver = (event: SettingChangeEvent) => void | Promise<void>;
+export type SettingObserver = (event: SettingChangeEvent) => unknown;
 
 /** The `settings` option: which entity holds the app's settings. */
 export interface SettingsSource {

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, Param, ParseIntPipe, Patch } from '@nestjs/common';
 import { AdminService } from './admin.service.js';
+import { UpdateCategoryDto } from './update-category.dto.js';
 import { UpdateProductDto } from './update-product.dto.js';
 
 /**
@@ -10,10 +11,16 @@ import { UpdateProductDto } from './update-product.dto.js';
 export class AdminController {
   constructor(private readonly admin: AdminService) {}
 
-  /** `PATCH /admin/products/7` with `{ "name": "...", "price": 12.5 }`. */
+  /** `PATCH /admin/products/7` with `{ "name": "...", "price": 12.5, "costPrice": 7 }`. */
   @Patch('products/:id')
   updateProduct(@Param('id', ParseIntPipe) id: number, @Body() body: UpdateProductDto) {
     return this.admin.updateProduct(id, body);
+  }
+
+  /** `PATCH /admin/categories/2` with `{ "name": "Rucksacks" }`. */
+  @Patch('categories/:id')
+  updateCategory(@Param('id', ParseIntPipe) id: number, @Body() body: UpdateCategoryDto) {
+    return this.admin.updateCategory(id, body);
   }
 
   /** `PATCH /admin/settings/CatalogSettings.ShowProductSku` with `{ "value": "false" }`. */

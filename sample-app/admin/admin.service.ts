@@ -3,42 +3,50 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { OutputCacheProvider } from '../../lib/index.js';
 import { SettingsService } from '../common/settings.service.js';
+import { Category } from '../entities/category.entity.js';
 import { Product } from '../entities/product.entity.js';
+import type { Setting } from '../entities/setting.entity.js';
+import type { UpdateCategoryDto } from './update-category.dto.js';
 import type { UpdateProductDto } from './update-product.dto.js';
 
 /**
- * Back-office writes. After each save the pages that showed the entity are evicted by its tag
- * (`Product:7`), the tag the catalog announced while rendering them: the next visitor sees the
- * change at once, whatever the TTL.
+ * Back-office writes. None of them evicts anything by hand: each one saves through a TypeORM
+ * repository, and the output cache's subscriber evicts, once the write has committed, the pages
+ * that announced the entity (`Product:7`, `Category:2`), or runs the rules of CacheRulesService
+ * (settings, a product's cost price). `save` resolves after that eviction, so the next request
+ * already renders the change.
  */
 @Injectable()
 export class AdminService {
   constructor(
     @InjectRepository(Product) private readonly products: Repository<Product>,
+    @InjectRepository(Category) private readonly categories: Repository<Category>,
     private readonly settings: SettingsService,
     private readonly outputCache: OutputCacheProvider,
   ) {}
 
-  async updateProduct(
-    id: number,
-    changes: UpdateProductDto,
-  ): Promise<{ product: Product; evicted: number }> {
+  async updateProduct(id: number, changes: unknown): Promise<{ product: Product }> {
     const product = await this.products.findOneBy({ id });
     if (!product) throw new NotFoundException(`No product ${id}`);
-    const { name, price, description } = validate(changes);
+    const { name, price, costPrice, description } = validateProduct(changes);
     if (name !== undefined) product.name = name;
     if (price !== undefined) product.price = price;
+    if (costPrice !== undefined) product.costPrice = costPrice;
     if (description !== undefined) product.description = description;
-    await this.products.save(product);
-    const evicted = await this.outputCache.invalidateByTag(`Product:${product.id}`);
-    return { product, evicted };
+    return { product: await this.products.save(product) };
   }
 
-  async updateSetting(key: string, value: unknown): Promise<{ key: string; evicted: number }> {
+  async updateCategory(id: number, changes: unknown): Promise<{ category: Category }> {
+    const category = await this.categories.findOneBy({ id });
+    if (!category) throw new NotFoundException(`No category ${id}`);
+    const { name } = validateCategory(changes);
+    if (name !== undefined) category.name = name;
+    return { category: await this.categories.save(category) };
+  }
+
+  async updateSetting(key: string, value: unknown): Promise<{ setting: Setting }> {
     if (typeof value !== 'string') throw new BadRequestException('"value" must be a string');
-    const setting = await this.settings.update(key, value);
-    const evicted = await this.outputCache.invalidateByTag(`Setting:${setting.id}`);
-    return { key, evicted };
+    return { setting: await this.settings.update(key, value) };
   }
 
   async cache() {
@@ -54,19 +62,42 @@ export class AdminService {
   }
 }
 
-function validate(body: unknown): UpdateProductDto {
+function validateProduct(body: unknown): UpdateProductDto {
   if (typeof body !== 'object' || body === null) {
     throw new BadRequestException('JSON body expected');
   }
-  const { name, price, description } = body as Record<string, unknown>;
-  if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
-    throw new BadRequestException('"name" must be a non-empty string');
-  }
-  if (price !== undefined && (typeof price !== 'number' || !Number.isFinite(price) || price < 0)) {
-    throw new BadRequestException('"price" must be a number >= 0');
+  const { name, price, costPrice, description } = body as Record<string, unknown>;
+  checkName(name);
+  for (const [field, value] of Object.entries({ price, costPrice })) {
+    if (
+      value !== undefined &&
+      (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    ) {
+      throw new BadRequestException(`"${field}" must be a number >= 0`);
+    }
   }
   if (description !== undefined && typeof description !== 'string') {
     throw new BadRequestException('"description" must be a string');
   }
-  return { name: name?.trim(), price, description };
+  return {
+    name: name?.trim(),
+    price: price as number | undefined,
+    costPrice: costPrice as number | undefined,
+    description,
+  };
+}
+
+function validateCategory(body: unknown): UpdateCategoryDto {
+  if (typeof body !== 'object' || body === null) {
+    throw new BadRequestException('JSON body expected');
+  }
+  const { name } = body as Record<string, unknown>;
+  checkName(name);
+  return { name: name?.trim() };
+}
+
+function checkName(name: unknown): asserts name is string | undefined {
+  if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
+    throw new BadRequestException('"name" must be a non-empty string');
+  }
 }

@@ -2,5 +2,7 @@
 export class UpdateProductDto {
   name?: string;
   price?: number;
+  /** Back-office only: no page shows it, so changing only this evicts nothing. */
+  costPrice?: number;
   description?: string;
 }

@@ -1,7 +1,5 @@
 import { Controller, Get, Param, Render } from '@nestjs/common';
 import { Cacheable, RouteModule } from '../../lib/index.js';
-import { Currency } from '../common/currency.decorator.js';
-import type { CurrencyCode } from '../common/currency.js';
 import { ShopLayoutService } from '../common/shop-layout.service.js';
 import type { BlogPost } from '../entities/blog-post.entity.js';
 import { BlogService } from './blog.service.js';
@@ -10,8 +8,9 @@ const dateFormat = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZon
 
 /**
  * Every handler is cacheable (the decorator is on the class); route ids are `Blog/Blog/list`
- * and `Blog/Blog/post`. The blog shows no prices, but the layout's currency switcher marks the
- * active currency, so the pages still vary by currency.
+ * and `Blog/Blog/post`. The blog shows no prices, but the header's `CurrencySelector` (a
+ * cacheable component, frozen into the page) marks the active currency, so the pages still vary
+ * by currency.
  */
 @RouteModule('Blog')
 @Cacheable({ ttl: 600 })
@@ -24,8 +23,8 @@ export class BlogController {
 
   @Get()
   @Render('blog-list')
-  async list(@Currency() currency: CurrencyCode) {
-    const [shop, posts] = await Promise.all([this.layout.model(currency), this.blog.latest()]);
+  async list() {
+    const [shop, posts] = await Promise.all([this.layout.model(), this.blog.latest()]);
     return {
       title: 'Journal',
       shop,
@@ -40,8 +39,8 @@ export class BlogController {
 
   @Get(':slug')
   @Render('blog-post')
-  async post(@Param('slug') slug: string, @Currency() currency: CurrencyCode) {
-    const [shop, post] = await Promise.all([this.layout.model(currency), this.blog.bySlug(slug)]);
+  async post(@Param('slug') slug: string) {
+    const [shop, post] = await Promise.all([this.layout.model(), this.blog.bySlug(slug)]);
     return {
       title: post.title,
       shop,

@@ -23,7 +23,7 @@ export interface CartSummary {
 
 /**
  * A cookie cart: the `cart` cookie lists product ids, once per unit (`3,3,7`). Nothing about it
- * is cached; pages never render it (the layout's cart badge is filled in by the browser).
+ * is cached: pages show it only through the `MiniCart` hole, rendered for every response.
  */
 @Injectable()
 export class CartService {

@@ -6,6 +6,7 @@ import { SettingsService } from '../common/settings.service.js';
 import { ShopLayoutService } from '../common/shop-layout.service.js';
 import { CatalogService, PRODUCT_SORTS, type ProductSort } from './catalog.service.js';
 import { toProductCard } from './product-card.js';
+import { ReviewService } from './review.service.js';
 
 const SORT_LABELS: Record<ProductSort, string> = {
   name: 'Name',
@@ -19,6 +20,7 @@ export class CatalogController {
     private readonly catalog: CatalogService,
     private readonly layout: ShopLayoutService,
     private readonly settings: SettingsService,
+    private readonly reviews: ReviewService,
   ) {}
 
   /**
@@ -38,7 +40,7 @@ export class CatalogController {
       sortParam && Object.hasOwn(PRODUCT_SORTS, sortParam) ? (sortParam as ProductSort) : 'name';
     const page = Math.max(1, Number.parseInt(pageParam ?? '1', 10) || 1);
     const [shop, category, pageSize] = await Promise.all([
-      this.layout.model(currency),
+      this.layout.model(),
       this.catalog.categoryBySlug(slug),
       this.settings.getNumber('CatalogSettings.ProductsPerPage', 6),
     ]);
@@ -67,14 +69,21 @@ export class CatalogController {
     };
   }
 
-  /** Route id `Catalog/product`; kept five minutes, evicted as soon as the product is edited. */
+  /**
+   * Route id `Catalog/product`; kept five minutes, evicted as soon as the product (or one of its
+   * reviews) changes. The page places two holes, rendered for every visitor even on hits: the
+   * recently viewed products and the review form's CSRF token.
+   */
   @Cacheable({ ttl: 300 })
   @Get('product/:slug')
   @Render('product')
   async product(@Param('slug') slug: string, @Currency() currency: CurrencyCode) {
-    const [shop, product, showSku] = await Promise.all([
-      this.layout.model(currency),
-      this.catalog.productBySlug(slug),
+    const productWithReviews = this.catalog
+      .productBySlug(slug)
+      .then(async (product) => ({ product, reviews: await this.reviews.forProduct(product) }));
+    const [shop, { product, reviews }, showSku] = await Promise.all([
+      this.layout.model(),
+      productWithReviews,
       this.settings.getBoolean('CatalogSettings.ShowProductSku', false),
     ]);
     return {
@@ -83,12 +92,40 @@ export class CatalogController {
       product: {
         id: product.id,
         name: product.name,
+        slug: product.slug,
         sku: showSku ? product.sku : undefined,
         price: formatPrice(product.price, currency),
         description: product.description,
         category: product.category,
       },
+      reviews: reviews.map((review) => ({
+        author: review.author,
+        stars: '★'.repeat(review.rating) + '☆'.repeat(5 - review.rating),
+        rating: review.rating,
+        body: review.body,
+      })),
       freeShippingFrom: formatPrice(150, currency),
+    };
+  }
+
+  /**
+   * Route id `Catalog/search`. Only `q` is part of the key; every distinct query is an entry
+   * (bounded by the cache's `maxEntries`/`maxBytes`), kept one minute.
+   */
+  @Cacheable({ ttl: 60, query: ['q'] })
+  @Get('search')
+  @Render('search')
+  async search(@Query('q') queryParam: unknown, @Currency() currency: CurrencyCode) {
+    const query = typeof queryParam === 'string' ? queryParam.trim().slice(0, 100) : '';
+    const [shop, products] = await Promise.all([
+      this.layout.model(),
+      query === '' ? Promise.resolve([]) : this.catalog.search(query),
+    ]);
+    return {
+      title: query === '' ? 'Search' : `Search: ${query}`,
+      shop,
+      query,
+      products: products.map((product) => toProductCard(product, currency)),
     };
   }
 }

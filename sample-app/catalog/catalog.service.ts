@@ -36,6 +36,35 @@ export class CatalogService {
     return products;
   }
 
+  /**
+   * Every category, by name. Not announced here: the caller (the `CategoryMenu` component)
+   * announces what it shows.
+   */
+  async allCategories(): Promise<Category[]> {
+    await this.latency.wait();
+    return this.categories.find({ order: { name: 'ASC' } });
+  }
+
+  /** Products whose name contains `query` (case-insensitive), by name. */
+  async search(query: string, take = 24): Promise<Product[]> {
+    await this.latency.wait();
+    // LIKE wildcards typed by the visitor are taken literally.
+    const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const products = await this.products
+      .createQueryBuilder('product')
+      .leftJoinAndSelect('product.category', 'category')
+      .where(`UPPER(product.name) LIKE UPPER(:pattern) ESCAPE '\\'`, { pattern })
+      .orderBy('product.name', 'ASC')
+      .addOrderBy('product.id', 'ASC')
+      .take(take)
+      .getMany();
+    // Inserts and deletes evict `Product`, edits of a listed product its own tag. A product
+    // renamed so that it now matches shows up when the entry expires (the route's short ttl).
+    this.displayControl.announceList(Product);
+    this.displayControl.announce(products);
+    return products;
+  }
+
   async categoryBySlug(slug: string): Promise<Category> {
     await this.latency.wait();
     const category = await this.categories.findOneBy({ slug });

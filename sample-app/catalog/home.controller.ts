@@ -19,7 +19,7 @@ export class HomeController {
   @Render('home')
   async index(@Currency() currency: CurrencyCode) {
     const [shop, featured] = await Promise.all([
-      this.layout.model(currency),
+      this.layout.model(),
       this.catalog.featuredProducts(),
     ]);
     return {

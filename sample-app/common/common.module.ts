@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Category } from '../entities/category.entity.js';
 import { Setting } from '../entities/setting.entity.js';
 import { CurrencyController } from './currency.controller.js';
 import { DataLatency } from './data-latency.service.js';
@@ -10,7 +9,7 @@ import { ShopLayoutService } from './shop-layout.service.js';
 /** What every feature uses: settings, the layout's data, the simulated data latency. */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([Category, Setting])],
+  imports: [TypeOrmModule.forFeature([Setting])],
   controllers: [CurrencyController],
   providers: [DataLatency, SettingsService, ShopLayoutService],
   exports: [DataLatency, SettingsService, ShopLayoutService],

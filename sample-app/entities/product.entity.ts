@@ -25,6 +25,13 @@ export class Product {
   @Column('numeric', { precision: 10, scale: 2, transformer: decimalToNumber })
   price!: number;
 
+  /**
+   * What the shop pays for the product, in USD: back-office data that no page shows, so changing
+   * only this column evicts nothing (see CacheRulesService).
+   */
+  @Column('numeric', { precision: 10, scale: 2, default: 0, transformer: decimalToNumber })
+  costPrice!: number;
+
   @Column('text')
   description!: string;
 

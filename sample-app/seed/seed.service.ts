@@ -25,6 +25,8 @@ export class SeedService implements OnApplicationBootstrap {
           manager.create(Product, {
             ...product,
             slug: slugify(product.name),
+            // A made-up margin: the cost price is only ever seen in the back office.
+            costPrice: Math.round(product.price * 55) / 100,
             category: bySlug.get(category),
           }),
         ),

@@ -1,0 +1,290 @@
+import http from 'node:http';
+import os from 'node:os';
+import autocannon from 'autocannon';
+import type { AppHost, ServerSample } from './app-host.js';
+import type { AppName } from './apps.js';
+
+/** What one request of a scenario must get, checked on a probe after the warm-up. */
+export interface ProbeExpectation {
+  /** Default 200. */
+  status?: number;
+  /** Response headers by lower-case name: the exact value, or null for "absent". */
+  headers?: Record<string, string | null>;
+  /** Smallest body, in bytes. */
+  minBytes?: number;
+}
+
+/** One thing to measure: an app, the requests to send it and what they must get. */
+export interface Scenario {
+  /** Short id used in the table, the targets and `BENCH_SCENARIOS` (e.g. `d`). */
+  id: string;
+  title: string;
+  /** The app (of `apps.ts`) the requests go to. */
+  app: AppName;
+  /**
+   * The request path, or a function called once per request for its path (every request a
+   * different URL, say). The probe uses it too.
+   */
+  path: string | (() => string);
+  /** Request headers sent with every request (and the probe). */
+  headers?: Record<string, string>;
+  /** Checked on one request after the warm-up, before measuring. */
+  expect?: ProbeExpectation;
+  /** What this library's counters must show for the measured requests. */
+  cache?: 'hit' | 'miss';
+  /** Printed under the table. */
+  note?: string;
+  /** Runs after each measured run, e.g. to empty a store the scenario filled. */
+  after?: (host: AppHost) => Promise<void>;
+}
+
+export interface RunOptions {
+  /** Measured run, seconds. */
+  duration: number;
+  /** Warm-up before each measured run, seconds (0: none). */
+  warmup: number;
+  connections: number;
+  pipelining: number;
+}
+
+/** This library's counters over the measured run. */
+export interface CacheCounts {
+  hits: number;
+  misses: number;
+  stored: number;
+  collapsed: number;
+  bypassed: number;
+  notStored: number;
+}
+
+/** The outcome of one measured run of a scenario. */
+export interface ScenarioRun {
+  id: string;
+  round: number;
+  reqPerSec: number;
+  latency: { mean: number; p50: number; p90: number; p99: number; max: number };
+  requests: number;
+  /** Bytes received per response, headers included. */
+  bytesPerResponse: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Server process CPU time per response, µs. */
+  serverCpuUsPerReq: number;
+  /** Server process CPU use over the run, % of one core. */
+  serverCpuPct: number;
+  /** CPU time of the server's main thread per response, µs (null when unknown). */
+  serverMainThreadUsPerReq: number | null;
+  /** Share of the run the server spent in GC pauses, %. */
+  serverGcPct: number;
+  /** Load generator (this process) CPU use over the run, % of one core. */
+  clientCpuPct: number;
+  /**
+   * CPU use of every other process on the machine over the run, % of one core. The apps and the
+   * load generator share the machine's cores: when this is high the numbers are not reliable.
+   */
+  otherCpuPct: number;
+  /** Server process RSS after the run, MiB. */
+  serverRssMiB: number;
+  cache: CacheCounts | null;
+  /** What went wrong (failed probe, errors, unexpected cache outcome); empty when all is well. */
+  problems: string[];
+}
+
+/**
+ * Runs one scenario: warm-up, probe (checked against `expect`), then the measured autocannon
+ * run, with the server's CPU time and the library's counters sampled around it.
+ */
+export async function runScenario(
+  host: AppHost,
+  scenario: Scenario,
+  options: RunOptions,
+  round: number,
+): Promise<ScenarioRun> {
+  const base = await host.url(scenario.app);
+  const problems: string[] = [];
+
+  if (options.warmup > 0) {
+    const warm = await cannon(base, scenario, options, options.warmup);
+    if (warm.errors > 0 || warm.non2xx > 0) {
+      problems.push(`warm-up: ${warm.errors} errors, ${warm.non2xx} non-2xx`);
+    }
+  }
+
+  const probed = await probe(base, pathOf(scenario), scenario.headers);
+  problems.push(...checkProbe(probed, scenario.expect));
+
+  await host.gc(scenario.app);
+  const before = await host.sample(scenario.app);
+  const clientBefore = process.cpuUsage();
+  const machineBefore = machineBusyMicros();
+  const result = await cannon(base, scenario, options, options.duration);
+  const machine = machineBusyMicros() - machineBefore;
+  const client = process.cpuUsage(clientBefore);
+  const after = await host.sample(scenario.app);
+
+  const seconds = result.duration;
+  const requests = result.requests.total;
+  const serverCpu = cpuMicros(after) - cpuMicros(before);
+  const cache = cacheDelta(before, after);
+  const otherCpuPct = ((machine - serverCpu - client.user - client.system) / (seconds * 1e6)) * 100;
+  if (otherCpuPct > OTHER_CPU_WARNING) {
+    problems.push(`other processes used ${otherCpuPct.toFixed(0)}% of a core: noisy`);
+  }
+  if (result.errors > 0) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`);
+  if (result.non2xx > 0) problems.push(`${result.non2xx} non-2xx responses`);
+  if (requests === 0) problems.push('no responses');
+  // Requests still in flight when autocannon stops may be counted as misses but not yet stored.
+  problems.push(...checkCache(scenario.cache, cache, options.connections * options.pipelining));
+
+  await scenario.after?.(host);
+
+  return {
+    id: scenario.id,
+    round,
+    reqPerSec: requests / seconds,
+    latency: {
+      mean: result.latency.mean,
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    requests,
+    bytesPerResponse: requests > 0 ? result.throughput.total / requests : 0,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    serverCpuUsPerReq: requests > 0 ? serverCpu / requests : 0,
+    serverCpuPct: (serverCpu / (seconds * 1e6)) * 100,
+    serverMainThreadUsPerReq:
+      before.mainThreadCpu === null || after.mainThreadCpu === null || requests === 0
+        ? null
+        : (after.mainThreadCpu - before.mainThreadCpu) / requests,
+    serverGcPct: ((after.gcMs - before.gcMs) / (seconds * 1000)) * 100,
+    clientCpuPct: ((client.user + client.system) / (seconds * 1e6)) * 100,
+    otherCpuPct,
+    serverRssMiB: after.rss / 1024 / 1024,
+    cache,
+    problems,
+  };
+}
+
+/** Above this CPU use of other processes (% of one core) a run is flagged as noisy. */
+const OTHER_CPU_WARNING = 20;
+
+/** CPU time all cores spent busy since boot, µs (with 10 ms resolution). */
+function machineBusyMicros(): number {
+  let ms = 0;
+  for (const { times } of os.cpus()) ms += times.user + times.nice + times.sys + times.irq;
+  return ms * 1000;
+}
+
+function pathOf(scenario: Scenario): string {
+  return typeof scenario.path === 'string' ? scenario.path : scenario.path();
+}
+
+function cannon(
+  base: string,
+  scenario: Scenario,
+  options: RunOptions,
+  duration: number,
+): Promise<autocannon.Result> {
+  const { path } = scenario;
+  return autocannon({
+    url: base + (typeof path === 'string' ? path : '/'),
+    connections: options.connections,
+    pipelining: options.pipelining,
+    duration,
+    headers: scenario.headers,
+    requests:
+      typeof path === 'string'
+        ? undefined
+        : [{ setupRequest: (req) => ({ ...req, path: path() }) }],
+  });
+}
+
+interface ProbeResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  bytes: number;
+}
+
+/** One GET on its own connection. */
+export function probe(
+  base: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<ProbeResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(base + path, { agent: false, headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`probe ${path} timed out`)));
+  });
+}
+
+function checkProbe(res: ProbeResponse, expect: ProbeExpectation = {}): string[] {
+  const problems: string[] = [];
+  const status = expect.status ?? 200;
+  if (res.status !== status) problems.push(`probe: status ${res.status}, expected ${status}`);
+  for (const [name, value] of Object.entries(expect.headers ?? {})) {
+    const got = res.headers[name.toLowerCase()];
+    const actual = Array.isArray(got) ? got.join(', ') : got;
+    if (value === null ? actual !== undefined : actual !== value) {
+      problems.push(`probe: ${name} is ${actual ?? '(absent)'}, expected ${value ?? '(absent)'}`);
+    }
+  }
+  if (expect.minBytes !== undefined && res.bytes < expect.minBytes) {
+    problems.push(`probe: body of ${res.bytes} bytes, expected at least ${expect.minBytes}`);
+  }
+  return problems;
+}
+
+function cpuMicros(sample: ServerSample): number {
+  return sample.cpu.user + sample.cpu.system;
+}
+
+function sum(record: Record<string, number>): number {
+  return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
+function cacheDelta(before: ServerSample, after: ServerSample): CacheCounts | null {
+  const a = before.stats;
+  const b = after.stats;
+  if (!a || !b) return null;
+  return {
+    hits: b.hits - a.hits,
+    misses: b.misses - a.misses,
+    stored: b.stored - a.stored,
+    collapsed: b.collapsed - a.collapsed,
+    bypassed: sum(b.bypassed) - sum(a.bypassed),
+    notStored: sum(b.notStored) - sum(a.notStored),
+  };
+}
+
+/** Whether (almost) every measured request was the expected hit or miss. */
+function checkCache(
+  expected: Scenario['cache'],
+  cache: CacheCounts | null,
+  inFlight: number,
+): string[] {
+  if (!expected) return [];
+  if (!cache) return [`expected cache ${expected}s but the app has no OutputCacheStats`];
+  const total = cache.hits + cache.misses + cache.bypassed;
+  const share = total > 0 ? (expected === 'hit' ? cache.hits : cache.misses) / total : 0;
+  const problems: string[] = [];
+  if (share < 0.99) {
+    problems.push(
+      `expected ${expected}s: ${cache.hits} hits, ${cache.misses} misses, ${cache.bypassed} bypassed`,
+    );
+  }
+  if (expected === 'miss' && cache.stored + cache.notStored + inFlight < cache.misses) {
+    problems.push(`misses not stored: ${cache.misses} misses, ${cache.stored} stored`);
+  }
+  return problems;
+}

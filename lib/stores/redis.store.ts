@@ -1,0 +1,370 @@
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { Redis, RedisOptions } from 'ioredis';
+import { type CacheEntry, type CacheEntrySummary, summarize } from './cache-entry.js';
+import { decodeEntry, encodeEntry } from './entry-codec.js';
+import { keyHash } from './key-hash.js';
+import type { OutputCacheStore } from './output-cache-store.interface.js';
+
+/** Options of {@link RedisOutputCacheStore}. Durations are seconds. */
+export interface RedisStoreOptions {
+  /** An existing ioredis client: used as it is, and not closed by the store. */
+  client?: Redis;
+  /** Or a URL (`redis://127.0.0.1:6379/0`): the store connects, fails fast, and closes. */
+  url?: string;
+  /** Or ioredis options (merged over the fail-fast defaults). */
+  redis?: RedisOptions;
+  /** Prefix of every key. On Redis Cluster use a hash tag (`{oc}:`), see the README. Default `oc:`. */
+  prefix?: string;
+  /** Entries handled per round trip while evicting (keeps every command short). Default 200. */
+  batchSize?: number;
+  /** How often expired entries are dropped from the indexes. Default 60; 0 turns it off. */
+  cleanupInterval?: number;
+}
+
+/** Fail-fast defaults for a connection the store opens itself. */
+export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 150,
+  connectTimeout: 1000,
+  retryStrategy: (times) => Math.min(times * 100, 1000),
+};
+
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * Entries in Redis, shared by every instance of the app (ioredis).
+ *
+ * Layout under the prefix: `e:{hash}` the encoded entry with a PX expiry; `t:{tag}` a set of
+ * entry hashes; `x` a sorted set of hashes by expiry (count, list, cleanup); `m` a hash of entry
+ * summaries (so the indexes can be cleaned once an entry expired); `p` a sorted set of
+ * `{path}\0{hash}` for prefix eviction. Evicting pops a tag's members a batch at a time, so
+ * evicting a tag of 100,000 entries never blocks Redis; a background cleanup removes expired
+ * entries from the indexes, so nothing grows without bound.
+ *
+ * @example
+ * ```ts
+ * OutputCacheModule.forRoot({ store: new RedisOutputCacheStore({ url: process.env.REDIS_URL }) })
+ * ```
+ */
+export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy {
+  private readonly logger = new Logger('OutputCache');
+  private client: Redis | undefined;
+  private connecting: Promise<Redis> | undefined;
+  private readonly owned: boolean;
+  private readonly prefix: string;
+  private readonly batch: number;
+  private cleanupTimer: NodeJS.Timeout | undefined;
+  private lastErrorLog = 0;
+
+  constructor(private readonly options: RedisStoreOptions = {}) {
+    this.owned = !options.client;
+    this.client = options.client;
+    this.prefix = options.prefix ?? 'oc:';
+    this.batch = options.batchSize ?? 200;
+  }
+
+  /** The connection (opened on first use when the store owns it). */
+  async redis(): Promise<Redis> {
+    if (this.client) return this.client;
+    this.connecting ??= (async () => {
+      const ioredis = await import('ioredis').catch(() => {
+        throw new Error('RedisOutputCacheStore needs the ioredis package: npm install ioredis');
+      });
+      const RedisClass = (ioredis.default ?? ioredis.Redis) as unknown as new (
+        ...args: any[]
+      ) => Redis;
+      const options = { ...FAIL_FAST_REDIS_OPTIONS, ...this.options.redis };
+      const client = this.options.url
+        ? new RedisClass(this.options.url, options)
+        : new RedisClass(options);
+      client.on('error', (error: Error) => this.logError('connection', error));
+      // Without an offline queue, commands sent before the connection is ready fail: wait for
+      // it once, briefly. If Redis is down, commands fail fast until ioredis reconnects.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          client.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, options.connectTimeout ?? 1000);
+        client.once('ready', done);
+      });
+      this.client = client;
+      this.startCleanup();
+      return client;
+    })();
+    return this.connecting;
+  }
+
+  /** The key prefix. */
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const redis = await this.redis();
+    const data = await redis.getBuffer(this.entryKey(keyHash(key)));
+    if (!data) return undefined;
+    const entry = decodeEntry(data);
+    if (typeof entry === 'string') {
+      this.logger.debug(`unreadable entry (${entry}) for ${key}: a miss`);
+      return undefined;
+    }
+    return entry.expiresAt > Date.now() && entry.key === key ? entry : undefined;
+  }
+
+  async set(entry: CacheEntry): Promise<void> {
+    const ttl = entry.expiresAt - Date.now();
+    if (ttl <= 0) return;
+    const redis = await this.redis();
+    const hash = keyHash(entry.key);
+    const previous = await redis.hget(this.metaKey, hash);
+    const multi = redis.multi();
+    if (previous) {
+      const old = parseSummary(previous);
+      for (const tag of old?.tags ?? []) {
+        if (!entry.tags.includes(tag)) multi.srem(this.tagKey(tag), hash);
+      }
+      if (old && old.path !== entry.path) multi.zrem(this.pathsKey, `${old.path}\0${hash}`);
+    }
+    multi.set(this.entryKey(hash), encodeEntry(entry), 'PX', ttl);
+    for (const tag of entry.tags) {
+      const tagKey = this.tagKey(tag);
+      multi.sadd(tagKey, hash);
+      // A tag set lives as long as its longest-lived entry (NX sets a first expiry, GT extends).
+      multi.pexpire(tagKey, ttl + 60_000, 'NX');
+      multi.pexpire(tagKey, ttl + 60_000, 'GT');
+    }
+    multi.zadd(this.expiryKey, entry.expiresAt, hash);
+    multi.hset(this.metaKey, hash, JSON.stringify(summarize(entry)));
+    multi.zadd(this.pathsKey, 0, `${entry.path}\0${hash}`);
+    await execOrThrow(multi);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.removeHashes([keyHash(key)])) > 0;
+  }
+
+  async evictTags(tags: readonly string[]): Promise<number> {
+    const redis = await this.redis();
+    let removed = 0;
+    for (const tag of tags) {
+      // SPOP a batch at a time: each command is short, so other clients are never held up.
+      for (;;) {
+        const hashes = (await redis.spop(this.tagKey(tag), this.batch)) as string[] | null;
+        if (!hashes || hashes.length === 0) break;
+        removed += await this.removeHashes(hashes);
+        if (hashes.length < this.batch) break;
+        // Let the app's requests (and their store calls) in between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    return removed;
+  }
+
+  async evictPrefix(pathPrefix: string): Promise<number> {
+    const redis = await this.redis();
+    const min = Buffer.from(`[${pathPrefix}`);
+    const max = Buffer.concat([Buffer.from(`[${pathPrefix}`), Buffer.from([0xff])]);
+    let removed = 0;
+    for (;;) {
+      const members = await redis.zrangebylex(this.pathsKey, min, max, 'LIMIT', 0, this.batch);
+      if (members.length === 0) break;
+      const hashes = members.map((m) => m.slice(m.lastIndexOf('\0') + 1));
+      removed += await this.removeHashes(hashes);
+      // Members whose entries had already expired are gone now too.
+      await redis.zrem(this.pathsKey, ...members);
+      if (members.length < this.batch) break;
+    }
+    return removed;
+  }
+
+  async clear(): Promise<number> {
+    const redis = await this.redis();
+    const live = await this.count();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(
+        cursor,
+        'MATCH',
+        `${escapeGlob(this.prefix)}*`,
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    return live;
+  }
+
+  async count(): Promise<number> {
+    const redis = await this.redis();
+    return redis.zcount(this.expiryKey, `(${Date.now()}`, '+inf');
+  }
+
+  async list({ skip, take }: { skip: number; take: number }): Promise<CacheEntrySummary[]> {
+    if (take <= 0) return [];
+    const redis = await this.redis();
+    const hashes = await redis.zrangebyscore(
+      this.expiryKey,
+      `(${Date.now()}`,
+      '+inf',
+      'LIMIT',
+      skip,
+      take,
+    );
+    if (hashes.length === 0) return [];
+    const metas = await redis.hmget(this.metaKey, ...hashes);
+    return metas.map((m) => (m ? parseSummary(m) : undefined)).filter((m) => m !== undefined);
+  }
+
+  /**
+   * Takes the cross-instance render lock of `key` (SET NX PX). Resolves a release function, or
+   * undefined when another instance holds it.
+   */
+  async acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    const redis = await this.redis();
+    const lockKey = `${this.prefix}l:${keyHash(key)}`;
+    const token = randomBytes(12).toString('base64url');
+    const ok = await redis.set(lockKey, token, 'PX', ttlMs, 'NX');
+    if (ok !== 'OK') return undefined;
+    return async () => {
+      await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
+    };
+  }
+
+  /** Drops expired entries from the indexes, a batch at a time. Runs in the background. */
+  async cleanup(): Promise<number> {
+    const redis = await this.redis();
+    let cleaned = 0;
+    for (;;) {
+      const hashes = await redis.zrangebyscore(
+        this.expiryKey,
+        '-inf',
+        Date.now(),
+        'LIMIT',
+        0,
+        this.batch,
+      );
+      if (hashes.length === 0) break;
+      cleaned += hashes.length;
+      await this.removeHashes(hashes);
+      if (hashes.length < this.batch) break;
+    }
+    return cleaned;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.close();
+  }
+
+  /** Stops the cleanup and closes the connection if the store opened it. */
+  async close(): Promise<void> {
+    clearInterval(this.cleanupTimer);
+    this.cleanupTimer = undefined;
+    if (this.owned && this.client) {
+      const client = this.client;
+      this.client = undefined;
+      this.connecting = undefined;
+      const ended = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000).unref();
+        client.once('end', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await client.quit().catch(() => client.disconnect());
+      await ended;
+    }
+  }
+
+  /** Removes entries and their index memberships; resolves how many entries existed. */
+  private async removeHashes(hashes: string[]): Promise<number> {
+    if (hashes.length === 0) return 0;
+    const redis = await this.redis();
+    const metas = await redis.hmget(this.metaKey, ...hashes);
+    // A pipeline, not MULTI: a transaction of thousands of commands would run as one block and
+    // hold up every other client; eviction needs no atomicity.
+    const pipeline = redis.pipeline();
+    hashes.forEach((hash, i) => {
+      pipeline.unlink(this.entryKey(hash));
+      const meta = metas[i] ? parseSummary(metas[i]!) : undefined;
+      for (const tag of meta?.tags ?? []) pipeline.srem(this.tagKey(tag), hash);
+      if (meta) pipeline.zrem(this.pathsKey, `${meta.path}\0${hash}`);
+    });
+    pipeline.zrem(this.expiryKey, ...hashes);
+    pipeline.hdel(this.metaKey, ...hashes);
+    const results = await execOrThrow(pipeline);
+    let removed = 0;
+    let index = 0;
+    hashes.forEach((_, i) => {
+      if (results[index] === 1) removed++;
+      const meta = metas[i] ? parseSummary(metas[i]!) : undefined;
+      index += 1 + (meta?.tags.length ?? 0) + (meta ? 1 : 0);
+    });
+    return removed;
+  }
+
+  private startCleanup(): void {
+    const seconds = this.options.cleanupInterval ?? 60;
+    if (seconds <= 0 || this.cleanupTimer) return;
+    this.cleanupTimer = setInterval(() => {
+      this.cleanup().catch((error) => this.logError('cleanup', error));
+    }, seconds * 1000);
+    this.cleanupTimer.unref();
+  }
+
+  private logError(what: string, error: Error): void {
+    // An outage reports an error per retry: say it once a few seconds.
+    const now = Date.now();
+    if (now - this.lastErrorLog < 5000) return;
+    this.lastErrorLog = now;
+    this.logger.warn(`redis ${what}: ${error.message}`);
+  }
+
+  private entryKey(hash: string): string {
+    return `${this.prefix}e:${hash}`;
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.prefix}t:${tag}`;
+  }
+
+  private get expiryKey(): string {
+    return `${this.prefix}x`;
+  }
+
+  private get metaKey(): string {
+    return `${this.prefix}m`;
+  }
+
+  private get pathsKey(): string {
+    return `${this.prefix}p`;
+  }
+}
+
+function parseSummary(json: string): CacheEntrySummary | undefined {
+  try {
+    const value = JSON.parse(json) as CacheEntrySummary;
+    return Array.isArray(value.tags) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function execOrThrow(
+  multi: ReturnType<Redis['multi']> | ReturnType<Redis['pipeline']>,
+): Promise<unknown[]> {
+  const results = await multi.exec();
+  if (!results) throw new Error('redis transaction was aborted');
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,4 @@
+/** Body of `PATCH /admin/categories/:id`. */
+export class UpdateCategoryDto {
+  name?: string;
+}

@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import {
+  type ComponentContext,
+  ViewComponent,
+  type ViewComponentRenderer,
+} from '../../lib/index.js';
+import { CartService } from '../cart/cart.service.js';
+import { currencyOf } from '../common/currency.js';
+import { escapeHtml } from './html.js';
+
+export interface MiniCartArgs {
+  /** Also show the cart's total. */
+  showTotal?: boolean;
+}
+
+/**
+ * The header's cart badge, from the visitor's `cart` cookie. A hole (not cacheable): rendered
+ * for every response, also when the page around it comes from the cache, so every visitor sees
+ * their own cart on the same cached page.
+ */
+@ViewComponent({ name: 'MiniCart', fallback: '<a class="cart" href="/cart">Cart</a>' })
+@Injectable()
+export class MiniCartComponent implements ViewComponentRenderer<MiniCartArgs> {
+  constructor(private readonly cart: CartService) {}
+
+  async render({ showTotal = false }: MiniCartArgs, { req }: ComponentContext): Promise<string> {
+    const ids = this.cart.parse(req.cookies?.cart);
+    const { count, total } =
+      ids.length === 0 ? { count: 0, total: '' } : await this.cart.summary(ids, currencyOf(req));
+    const totalText = showTotal && count > 0 ? ` · ${escapeHtml(total)}` : '';
+    return `<a class="cart" href="/cart">Cart (<span class="cart-count">${count}</span>)${totalText}</a>`;
+  }
+}
