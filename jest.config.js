@@ -9,4 +9,6 @@ export default {
   },
   testMatch: ['<rootDir>/lib/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
   testTimeout: 30000,
+  // A backstop: a client library's socket closing late must never keep CI waiting.
+  forceExit: true,
 };

@@ -72,3 +72,5 @@ export {
   createOutputCacheMigration,
   DEFAULT_OUTPUT_CACHE_TABLE_PREFIX,
 } from './stores/typeorm-output-cache.migration.js';
+export { TieredOutputCacheStore, type TieredStoreOptions } from './stores/tiered.store.js';
+export type { RemoteEviction } from './stores/output-cache-store.interface.js';

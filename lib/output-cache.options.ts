@@ -1,5 +1,6 @@
 import type { AntiforgeryOptions } from './components/antiforgery-token.component.js';
 import type { SettingsSource } from './invalidation/entity-change.js';
+import type { CircuitBreakerOptions } from './stores/circuit-breaker.js';
 import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
 
 /** What a vary-by resolver may return: one value, several (order does not matter), or nothing. */
@@ -38,6 +39,9 @@ export type VaryByResolver =
  * | `invalidation` | `true` |
  * | `dataSources` | `[]` |
  * | `settings` | none |
+ * | `circuitBreaker` | `{ failures: 3, openFor: 5 }` |
+ * | `distributedLock` | `false` |
+ * | `lockTimeout` | `5` |
  */
 export interface OutputCacheModuleOptions {
   /** Turns the whole cache on or off; off, every route renders as if the module were absent. */
@@ -93,12 +97,25 @@ export interface OutputCacheModuleOptions {
   dataSources?: unknown[];
   /** The settings entity, for `InvalidationObserver.observeSetting()`. */
   settings?: SettingsSource;
+  /**
+   * When a store (other than memory) fails this many times in a row, leave it alone for a while
+   * and render uncached. Default `{ failures: 3, openFor: 5 }`.
+   */
+  circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * With a store that offers a render lock (Redis, tiered): a cold page is rendered once across
+   * all instances; the others poll the store and give up after `lockTimeout`. Default false.
+   */
+  distributedLock?: boolean;
+  /** How long an instance waits for another instance's render of the same key. Default 5. */
+  lockTimeout?: number;
 }
 
 /** Options with every default applied. */
 export interface ResolvedOutputCacheOptions extends Required<
-  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie' | 'csrf' | 'settings'>
+  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie' | 'csrf' | 'settings' | 'circuitBreaker'>
 > {
+  circuitBreaker?: CircuitBreakerOptions;
   store?: OutputCacheStore;
   csrf?: AntiforgeryOptions;
   settings?: SettingsSource;
@@ -118,6 +135,8 @@ export const OUTPUT_CACHE_DEFAULTS = {
   componentTimeout: 2,
   maxComponentDepth: 5,
   invalidation: true,
+  distributedLock: false,
+  lockTimeout: 5,
 } as const;
 
 /** Applies defaults and checks values, throwing an error that says which option is wrong. */

@@ -1,8 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { OutputCacheModule } from '../lib/index.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BlogModule } from './blog/blog.module.js';
+import { createCacheStore } from './cache/cache-store.factory.js';
 import { CacheRulesModule } from './cache/cache-rules.module.js';
 import { CartModule } from './cart/cart.module.js';
 import { CatalogModule } from './catalog/catalog.module.js';
@@ -29,20 +31,27 @@ export class AppModule {
       global: true,
       imports: [
         TypeOrmModule.forRoot(databaseOptions(resolved)),
-        OutputCacheModule.forRoot({
-          defaultTtl: 60,
-          // One entry per currency; `currencyOf` also picks the prices the pages render.
-          varyBy: { currency: (req) => currencyOf(req) },
-          // Belt and braces: the back office is never cached, whatever its handlers say.
-          exclude: ['/admin/**'],
-          // Signed-in visitors (a `sid` session cookie) always get a fresh page.
-          sessionCookie: 'sid',
-          // A deploy with a new version never serves pages rendered by the old one.
-          appVersion: process.env.APP_VERSION ?? '1.0.0',
-          // `{{{antiforgeryField}}}`: a hole with a fresh token (and cookie) for every response.
-          csrf: { token: (req, res) => csrf.generateToken(req, res), fieldName: CSRF_FIELD },
-          // For `observeSetting` (CacheRulesService): which entity holds the settings.
-          settings: { entity: Setting, keyColumn: 'key', valueColumn: 'value' },
+        OutputCacheModule.forRootAsync({
+          inject: [DataSource],
+          useFactory: (dataSource: DataSource) => ({
+            // memory (default), redis, typeorm or tiered: OUTPUT_CACHE_STORE.
+            store: createCacheStore(resolved.store, dataSource),
+            // With a shared store, a cold page is rendered once across all instances.
+            distributedLock: resolved.store === 'redis' || resolved.store === 'tiered',
+            defaultTtl: 60,
+            // One entry per currency; `currencyOf` also picks the prices the pages render.
+            varyBy: { currency: (req) => currencyOf(req) },
+            // Belt and braces: the back office is never cached, whatever its handlers say.
+            exclude: ['/admin/**'],
+            // Signed-in visitors (a `sid` session cookie) always get a fresh page.
+            sessionCookie: 'sid',
+            // A deploy with a new version never serves pages rendered by the old one.
+            appVersion: process.env.APP_VERSION ?? '1.0.0',
+            // `{{{antiforgeryField}}}`: a hole with a fresh token (and cookie) for every response.
+            csrf: { token: (req, res) => csrf.generateToken(req, res), fieldName: CSRF_FIELD },
+            // For `observeSetting` (CacheRulesService): which entity holds the settings.
+            settings: { entity: Setting, keyColumn: 'key', valueColumn: 'value' },
+          }),
         }),
         CommonModule,
         SeedModule,

@@ -14,7 +14,9 @@ export function databaseOptions(options: ResolvedSampleAppOptions): TypeOrmModul
   const entities = [Category, Product, Review, BlogPost, Setting];
   const url = process.env.DATABASE_URL;
   if (url && options.database === undefined) {
-    return { type: 'postgres', url, entities, synchronize: true };
+    // DATABASE_SCHEMA keeps several shops (or test runs) apart in one database.
+    const schema = process.env.DATABASE_SCHEMA;
+    return { type: 'postgres', url, entities, synchronize: true, ...(schema ? { schema } : {}) };
   }
   return {
     type: 'better-sqlite3',

@@ -17,13 +17,20 @@ export interface SampleAppOptions {
    * stop validating after a restart, and several instances need one shared secret).
    */
   csrfSecret?: string;
+  /** Where pages are cached (default `OUTPUT_CACHE_STORE`, else `memory`). */
+  store?: CacheStoreKind;
 }
+
+/** The stores the sample can run on (`OUTPUT_CACHE_STORE`). */
+export type CacheStoreKind = 'memory' | 'redis' | 'typeorm' | 'tiered';
+const STORE_KINDS: CacheStoreKind[] = ['memory', 'redis', 'typeorm', 'tiered'];
 
 /** The sample's options with defaults applied, injectable anywhere in the app. */
 export interface ResolvedSampleAppOptions {
   database: string | undefined;
   dbDelayMs: number;
   csrfSecret: string;
+  store: CacheStoreKind;
 }
 
 export const SAMPLE_APP_OPTIONS = Symbol('SAMPLE_APP_OPTIONS');
@@ -33,5 +40,9 @@ export function resolveSampleAppOptions(options: SampleAppOptions = {}): Resolve
   const dbDelayMs = options.dbDelayMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : 30);
   const csrfSecret =
     options.csrfSecret ?? process.env.CSRF_SECRET ?? randomBytes(32).toString('hex');
-  return { database: options.database, dbDelayMs, csrfSecret };
+  const store = options.store ?? (process.env.OUTPUT_CACHE_STORE as CacheStoreKind) ?? 'memory';
+  if (!STORE_KINDS.includes(store)) {
+    throw new Error(`OUTPUT_CACHE_STORE must be one of ${STORE_KINDS.join(', ')}, got "${store}"`);
+  }
+  return { database: options.database, dbDelayMs, csrfSecret, store };
 }

@@ -84,6 +84,11 @@ export class ComponentRegistry implements OnApplicationBootstrap {
     return def;
   }
 
+  /** How many components there are. */
+  get size(): number {
+    return this.byName.size;
+  }
+
   /** Whether the component's output stays inside the cached page. */
   isCacheable(def: ComponentDefinition): boolean {
     return (

@@ -8,7 +8,9 @@ import {
   StreamableFile,
 } from '@nestjs/common';
 import { from, map, mergeMap, Observable, of, tap } from 'rxjs';
+import { ComponentRegistry } from '../components/component.registry.js';
 import { type ComposedPage, PageComposer } from '../components/page-composer.js';
+import { CircuitBreaker, CircuitOpenError } from '../stores/circuit-breaker.js';
 import {
   OutputCacheRequestContext,
   outputCacheContext,
@@ -24,6 +26,7 @@ import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheStats } from '../provider/output-cache.stats.js';
 import type { CacheEntry } from '../stores/cache-entry.js';
 import { MemoryOutputCacheStore } from '../stores/memory.store.js';
+import { TieredOutputCacheStore } from '../stores/tiered.store.js';
 import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
 import { RenderCollapser } from './render-collapser.js';
 import {
@@ -34,6 +37,11 @@ import {
 } from './response-capture.js';
 
 type Finish = (entry: CacheEntry | undefined) => void;
+
+/** A store that offers a cross-instance render lock (Redis, tiered). */
+interface LockingStore extends OutputCacheStore {
+  acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+}
 
 /**
  * Nest renders an `@Render` view after the handler's observable completes, outside the context
@@ -61,6 +69,10 @@ function bindRenderToContext(res: ExpressLikeResponse, ctx: OutputCacheRequestCo
 export class OutputCacheInterceptor implements NestInterceptor {
   protected readonly logger = new Logger('OutputCache');
   private readonly memoryStore: MemoryOutputCacheStore | undefined;
+  /** A synchronous first look (the memory store, or a tiered store's L1). */
+  private readonly syncLookup: ((key: string) => CacheEntry | undefined) | undefined;
+  /** Stops calling a failing store for a while (see CircuitBreaker). */
+  readonly breaker: CircuitBreaker;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
@@ -70,10 +82,14 @@ export class OutputCacheInterceptor implements NestInterceptor {
     protected readonly collapser: RenderCollapser,
     protected readonly composer: PageComposer,
     protected readonly evictions: EvictionLog,
+    protected readonly components: ComponentRegistry,
   ) {
     // The memory store answers synchronously: a hit then costs no promise at all. Subclasses
     // may override get(), so only the class itself takes the shortcut.
     this.memoryStore = store.constructor === MemoryOutputCacheStore ? (store as any) : undefined;
+    this.breaker = new CircuitBreaker(options.circuitBreaker);
+    const sync = this.memoryStore ?? (store instanceof TieredOutputCacheStore ? store : undefined);
+    this.syncLookup = sync ? (key) => sync.getSync(key) : undefined;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -83,9 +99,13 @@ export class OutputCacheInterceptor implements NestInterceptor {
     const req = http.getRequest();
     const res = http.getResponse<ExpressLikeResponse>();
     // Not cached: still a context, so that views can place components either way.
-    if (!this.options.enabled || !policy.cacheable) return this.run(req, res, policy, next, false);
+    if (!this.options.enabled || !policy.cacheable) {
+      // Views may still place components; without any, such a route is left alone entirely.
+      return this.components.size === 0 ? next.handle() : this.run(req, res, policy, next, false);
+    }
     const url: string = req.originalUrl ?? req.url;
-    const { path } = splitUrl(url);
+    const split = splitUrl(url);
+    const { path } = split;
     if (path === undefined) return this.bypass('key-error', req, res, policy, next);
     const reason = requestBypassReason(req, path, policy, this.options, (p) =>
       this.policies.isExcluded(p),
@@ -99,9 +119,9 @@ export class OutputCacheInterceptor implements NestInterceptor {
       this.logger.warn(`vary-by resolver failed on ${policy.routeId}: ${String(error)}`);
       return this.bypass('vary-error', req, res, policy, next);
     }
-    if (Array.isArray(vary)) return this.lookup(req, res, url, path, policy, vary, next);
+    if (Array.isArray(vary)) return this.lookup(req, res, url, split, policy, vary, next);
     return from(vary).pipe(
-      mergeMap((values) => this.lookup(req, res, url, path, policy, values, next)),
+      mergeMap((values) => this.lookup(req, res, url, split, policy, values, next)),
     );
   }
 
@@ -123,22 +143,23 @@ export class OutputCacheInterceptor implements NestInterceptor {
     req: any,
     res: ExpressLikeResponse,
     url: string,
-    path: string,
+    split: { path: string | undefined; query: string },
     policy: RoutePolicy,
     vary: VaryByValue[],
     next: CallHandler,
   ): Observable<unknown> {
+    const path = split.path!;
     const key = buildCacheKey(
-      { protocol: req.protocol, host: req.host ?? req.headers.host ?? '', url },
+      { protocol: req.protocol, host: req.host ?? req.headers.host ?? '', url, split },
       policy,
       this.options,
       vary,
     );
     if (key === undefined) return this.bypass('key-error', req, res, policy, next);
-    if (this.memoryStore) {
-      const entry = this.memoryStore.getSync(key);
+    if (this.syncLookup) {
+      const entry = this.syncLookup(key);
       if (entry) return this.hit(req, res, entry, 'HIT', policy);
-      return this.miss(req, res, key, path, policy, next);
+      if (this.memoryStore) return this.miss(req, res, key, path, policy, next);
     }
     return from(this.safeGet(key)).pipe(
       mergeMap((entry) =>
@@ -173,7 +194,52 @@ export class OutputCacheInterceptor implements NestInterceptor {
     }
     // HEAD is answered from the GET entry but never creates one.
     const finish = req.method === 'HEAD' ? undefined : this.collapser.lead(key);
+    const lockable = this.store as Partial<LockingStore>;
+    if (finish && this.options.distributedLock && typeof lockable.acquireLock === 'function') {
+      return from(this.lockOrWait(key, lockable as LockingStore)).pipe(
+        mergeMap(({ entry, release }) => {
+          if (entry) {
+            finish(entry);
+            return this.hit(req, res, entry, 'HIT', policy);
+          }
+          const done: Finish = (stored) => {
+            finish(stored);
+            void release?.();
+          };
+          return this.render(req, res, key, path, policy, next, done);
+        }),
+      );
+    }
     return this.render(req, res, key, path, policy, next, finish);
+  }
+
+  /**
+   * Across instances: take the key's render lock, or wait for the instance that holds it to
+   * store the entry (polling), giving up after `lockTimeout` to render here.
+   */
+  private async lockOrWait(
+    key: string,
+    store: LockingStore,
+  ): Promise<{ entry?: CacheEntry; release?: () => Promise<void> }> {
+    const timeoutMs = this.options.lockTimeout * 1000;
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await this.guarded(() => store.acquireLock(key, timeoutMs), 'lock');
+    } catch (error) {
+      this.storeFailed('lock', error);
+      return {};
+    }
+    if (release) return { release };
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const entry = await this.safeGet(key);
+      if (entry) {
+        this.stats.collapsed++;
+        return { entry };
+      }
+    }
+    return {};
   }
 
   /**
@@ -256,7 +322,8 @@ export class OutputCacheInterceptor implements NestInterceptor {
       { body, holes: [] },
       finish,
     );
-    send(raw);
+    // The bytes already made: Express would encode the string a second time.
+    send(body);
   }
 
   /** Resolves the components of a page, stores it when allowed, and fills its holes. */
@@ -330,7 +397,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
       createdAt: now,
       expiresAt: now + policy.ttlMs,
     };
-    this.withTimeout(this.store.set(entry), 'set').then(
+    this.guarded(() => this.store.set(entry), 'set').then(
       async () => {
         // An eviction that ran while the write was on its way did not see the entry.
         if (this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
@@ -435,14 +502,23 @@ export class OutputCacheInterceptor implements NestInterceptor {
 
   private async safeGet(key: string): Promise<CacheEntry | undefined> {
     try {
-      return await this.withTimeout(this.store.get(key), 'get');
+      return await this.guarded(() => this.store.get(key), 'get');
     } catch (error) {
       this.storeFailed('get', error);
       return undefined;
     }
   }
 
-  /** Bounds a store call by `storeTimeout` (the memory store never gets here for reads). */
+  /**
+   * A store call as the request sees it: the memory store directly; any other through the
+   * circuit breaker and bounded by `storeTimeout`.
+   */
+  private guarded<T>(call: () => Promise<T>, operation: string): Promise<T> {
+    if (this.memoryStore) return call();
+    return this.breaker.run(() => this.withTimeout(call(), operation));
+  }
+
+  /** Bounds a store call by `storeTimeout`. */
   private withTimeout<T>(call: Promise<T>, operation: string): Promise<T> {
     const ms = this.options.storeTimeout * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -459,6 +535,10 @@ export class OutputCacheInterceptor implements NestInterceptor {
   }
 
   private storeFailed(operation: string, error: unknown): void {
+    if (error instanceof CircuitOpenError) {
+      this.stats.storeSkipped++; // the circuit is open: the store was not even asked
+      return;
+    }
     this.stats.storeErrors++;
     this.logger.warn(`store ${operation} failed, serving uncached: ${String(error)}`);
   }

@@ -10,6 +10,8 @@ export interface KeyInput {
   host: string;
   /** The request URL: path and query string. */
   url: string;
+  /** The URL already split by {@link splitUrl}, when the caller has it (saves a second pass). */
+  split?: { path: string | undefined; query: string };
 }
 
 /** Keys longer than this are stored as a digest (a page with a huge query gets a fixed-size key). */
@@ -58,7 +60,7 @@ export function buildCacheKey(
   varyValues: readonly VaryByValue[],
 ): string | undefined {
   try {
-    const { path, query } = splitUrl(input.url);
+    const { path, query } = input.split ?? splitUrl(input.url);
     if (path === undefined) return undefined;
     const pairs: [string, string][] = [];
     if (query) {

@@ -24,7 +24,15 @@ export class OutputCacheProvider {
     @Inject(OUTPUT_CACHE_STORE) private readonly store: OutputCacheStore,
     private readonly stats_: OutputCacheStats,
     private readonly evictions: EvictionLog,
-  ) {}
+  ) {
+    // Evictions made by other instances also stop renders under way here from being stored.
+    store.onRemoteEviction?.((eviction) => {
+      if (eviction.kind === 'tags') this.evictions.evictedTags(eviction.tags);
+      else if (eviction.kind === 'prefix') this.evictions.evictedPrefix(eviction.prefix);
+      else if (eviction.kind === 'key') this.evictions.evictedKey(eviction.key);
+      else this.evictions.evictedAll();
+    });
+  }
 
   /** Evicts every entry of the given route ids (`Catalog/category`, `vc:MiniCart`). */
   invalidateByRoute(...routeIds: string[]): Promise<number> {

@@ -13,6 +13,8 @@ export interface OutputCacheStatsSnapshot {
   notStored: Record<string, number>;
   /** Store calls that failed (served uncached). */
   storeErrors: number;
+  /** Store calls not made because the circuit breaker was open (served uncached). */
+  storeSkipped: number;
 }
 
 /** Counters of hits, misses, bypasses and reasons; read them through `OutputCacheProvider.stats()`. */
@@ -23,6 +25,7 @@ export class OutputCacheStats {
   stored = 0;
   collapsed = 0;
   storeErrors = 0;
+  storeSkipped = 0;
   private readonly bypassed = new Map<string, number>();
   private readonly notStored = new Map<string, number>();
 
@@ -41,13 +44,20 @@ export class OutputCacheStats {
       stored: this.stored,
       collapsed: this.collapsed,
       storeErrors: this.storeErrors,
+      storeSkipped: this.storeSkipped,
       bypassed: Object.fromEntries(this.bypassed),
       notStored: Object.fromEntries(this.notStored),
     };
   }
 
   reset(): void {
-    this.hits = this.misses = this.stored = this.collapsed = this.storeErrors = 0;
+    this.hits =
+      this.misses =
+      this.stored =
+      this.collapsed =
+      this.storeErrors =
+      this.storeSkipped =
+        0;
     this.bypassed.clear();
     this.notStored.clear();
   }

@@ -26,4 +26,21 @@ export interface OutputCacheStore {
   count(): Promise<number>;
   /** A page of live entries, most recently used first where the store knows it. */
   list(options: { skip: number; take: number }): Promise<CacheEntrySummary[]>;
+  /**
+   * Optional: a render lock shared by every instance (`distributedLock` option). Resolves a
+   * release function, or undefined when another instance holds the lock.
+   */
+  acquireLock?(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+  /**
+   * Optional: evictions made by other instances (a shared store with a bus), so that renders
+   * under way here are not stored with data older than the eviction.
+   */
+  onRemoteEviction?(listener: (eviction: RemoteEviction) => void): void;
 }
+
+/** An eviction another instance made, as the bus reports it. */
+export type RemoteEviction =
+  | { kind: 'tags'; tags: string[] }
+  | { kind: 'prefix'; prefix: string }
+  | { kind: 'key'; key: string }
+  | { kind: 'all' };

@@ -1,0 +1,222 @@
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { CacheEntry, CacheEntrySummary } from './cache-entry.js';
+import { MemoryOutputCacheStore, type MemoryStoreOptions } from './memory.store.js';
+import type { OutputCacheStore, RemoteEviction } from './output-cache-store.interface.js';
+import { RedisOutputCacheStore, type RedisStoreOptions } from './redis.store.js';
+
+/** Options of {@link TieredOutputCacheStore}. Durations are seconds. */
+export interface TieredStoreOptions {
+  /** The shared store (L2), or options to create one. */
+  redis: RedisOutputCacheStore | RedisStoreOptions;
+  /** Bounds of the in-process L1. Default: 2,000 entries, 64 MiB. */
+  memory?: MemoryStoreOptions;
+  /** Longest an entry stays in L1 (a safety net should a bus message be lost). Default 300. */
+  l1MaxTtl?: number;
+  /** Pub/sub channel of the eviction bus. Default `{prefix}evictions`. */
+  channel?: string;
+}
+
+interface BusMessage {
+  from: string;
+  eviction: RemoteEviction;
+}
+
+/**
+ * Memory in each instance (L1) in front of Redis (L2), kept coherent by a Redis pub/sub bus: an
+ * eviction on any instance is applied to the shared store once, by that instance, and published;
+ * every other instance evicts its L1. When the bus connection comes back after a loss, L1 is
+ * dropped whole: evictions may have been missed meanwhile.
+ *
+ * @example
+ * ```ts
+ * OutputCacheModule.forRoot({
+ *   store: new TieredOutputCacheStore({ redis: { url: process.env.REDIS_URL } }),
+ * })
+ * ```
+ */
+export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy {
+  private readonly logger = new Logger('OutputCache');
+  readonly l1: MemoryOutputCacheStore;
+  readonly l2: RedisOutputCacheStore;
+  private readonly ownsL2: boolean;
+  private readonly id = randomBytes(8).toString('base64url');
+  private readonly l1MaxTtlMs: number;
+  private subscriber: Redis | undefined;
+  private starting: Promise<void> | undefined;
+  private readonly listeners: ((eviction: RemoteEviction) => void)[] = [];
+  private wasConnected = false;
+
+  constructor(private readonly options: TieredStoreOptions) {
+    this.l1 = new MemoryOutputCacheStore({
+      maxEntries: options.memory?.maxEntries ?? 2_000,
+      maxBytes: options.memory?.maxBytes ?? 64 * 1024 * 1024,
+    });
+    this.ownsL2 = !(options.redis instanceof RedisOutputCacheStore);
+    this.l2 =
+      options.redis instanceof RedisOutputCacheStore
+        ? options.redis
+        : new RedisOutputCacheStore(options.redis);
+    this.l1MaxTtlMs = (options.l1MaxTtl ?? 300) * 1000;
+  }
+
+  /** Connects the bus (once); every method waits for it. */
+  start(): Promise<void> {
+    this.starting ??= this.connectBus();
+    return this.starting;
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const local = this.l1.getSync(key);
+    if (local) return local;
+    await this.start();
+    const shared = await this.l2.get(key);
+    if (shared) await this.l1.set(this.forL1(shared));
+    return shared;
+  }
+
+  /** L1 only, synchronously: lets a hit skip every promise. */
+  getSync(key: string): CacheEntry | undefined {
+    return this.l1.getSync(key);
+  }
+
+  async set(entry: CacheEntry): Promise<void> {
+    await this.start();
+    await this.l2.set(entry);
+    await this.l1.set(this.forL1(entry));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    await this.start();
+    const removed = await this.l2.delete(key);
+    await this.l1.delete(key);
+    await this.publish({ kind: 'key', key });
+    return removed;
+  }
+
+  async evictTags(tags: readonly string[]): Promise<number> {
+    await this.start();
+    const removed = await this.l2.evictTags(tags);
+    await this.l1.evictTags(tags);
+    await this.publish({ kind: 'tags', tags: [...tags] });
+    return removed;
+  }
+
+  async evictPrefix(pathPrefix: string): Promise<number> {
+    await this.start();
+    const removed = await this.l2.evictPrefix(pathPrefix);
+    await this.l1.evictPrefix(pathPrefix);
+    await this.publish({ kind: 'prefix', prefix: pathPrefix });
+    return removed;
+  }
+
+  async clear(): Promise<number> {
+    await this.start();
+    const removed = await this.l2.clear();
+    await this.l1.clear();
+    await this.publish({ kind: 'all' });
+    return removed;
+  }
+
+  async count(): Promise<number> {
+    return this.l2.count();
+  }
+
+  async list(options: { skip: number; take: number }): Promise<CacheEntrySummary[]> {
+    return this.l2.list(options);
+  }
+
+  acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    return this.l2.acquireLock(key, ttlMs);
+  }
+
+  onRemoteEviction(listener: (eviction: RemoteEviction) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.close();
+  }
+
+  /** Closes the bus, and the shared store if this store created it. */
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.starting = undefined;
+    if (subscriber) {
+      subscriber.removeAllListeners('ready');
+      await subscriber.quit().catch(() => subscriber.disconnect());
+    }
+    if (this.ownsL2) await this.l2.close();
+  }
+
+  private get channel(): string {
+    return this.options.channel ?? `${this.l2.keyPrefix}evictions`;
+  }
+
+  private forL1(entry: CacheEntry): CacheEntry {
+    const cap = Date.now() + this.l1MaxTtlMs;
+    return entry.expiresAt > cap ? { ...entry, expiresAt: cap } : entry;
+  }
+
+  private async publish(eviction: RemoteEviction): Promise<void> {
+    const redis = await this.l2.redis();
+    const message: BusMessage = { from: this.id, eviction };
+    await redis.publish(this.channel, JSON.stringify(message));
+  }
+
+  private async connectBus(): Promise<void> {
+    const main = await this.l2.redis();
+    // A subscribed connection can do nothing else: a second one, with the same settings, that
+    // reconnects forever (offline queue on, so SUBSCRIBE is replayed after a reconnect).
+    const subscriber = main.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+    });
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: Error) => this.logger.debug(`eviction bus: ${error.message}`));
+    subscriber.on('message', (_channel: string, raw: string) => this.receive(raw));
+    subscriber.on('ready', () => {
+      if (this.wasConnected) {
+        // Back after a loss: evictions may have been published meanwhile.
+        this.logger.warn('eviction bus reconnected: dropping the local cache');
+        void this.l1.clear();
+        for (const listener of this.listeners) listener({ kind: 'all' });
+      }
+      this.wasConnected = true;
+    });
+    await subscriber.subscribe(this.channel).catch((error: Error) => {
+      this.logger.warn(`eviction bus not subscribed yet: ${error.message}`);
+    });
+  }
+
+  private receive(raw: string): void {
+    let message: BusMessage;
+    try {
+      message = JSON.parse(raw) as BusMessage;
+    } catch {
+      return;
+    }
+    if (message.from === this.id) return;
+    const eviction = message.eviction;
+    switch (eviction.kind) {
+      case 'tags':
+        void this.l1.evictTags(eviction.tags);
+        break;
+      case 'prefix':
+        void this.l1.evictPrefix(eviction.prefix);
+        break;
+      case 'key':
+        void this.l1.delete(eviction.key);
+        break;
+      case 'all':
+        void this.l1.clear();
+        break;
+      default:
+        return;
+    }
+    for (const listener of this.listeners) listener(eviction);
+  }
+}
