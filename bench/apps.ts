@@ -1,10 +1,27 @@
 import 'reflect-metadata';
 import { CacheInterceptor, CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, Module, Render, type Type, UseInterceptors } from '@nestjs/common';
+import {
+  Controller,
+  type DynamicModule,
+  Get,
+  Injectable,
+  Module,
+  Render,
+  type Type,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Cacheable, OutputCacheModule } from '../lib/index.js';
-import { PAGE_HTML, PAGE_VIEW, pageViewModel, viewsDir } from './fixtures.js';
+import hbs from 'hbs';
+import {
+  Cacheable,
+  OutputCacheModule,
+  registerHandlebarsHelpers,
+  ViewComponent,
+  type ViewComponentRenderer,
+} from '../lib/index.js';
+import { HOLES, HOLES_VIEW, PAGE_HTML, PAGE_VIEW, pageViewModel, viewsDir } from './fixtures.js';
+import { createBenchStore, type StoreKind } from './stores.js';
 
 /** The uncached routes: the page as a constant string, and the page rendered from its view. */
 @Controller()
@@ -73,8 +90,71 @@ class PlainBenchModule {}
 })
 class CacheManagerBenchModule {}
 
+/**
+ * The holes: trivial view components, each rendering a short constant, rendered on every
+ * response (hits included) since none is `@CacheableComponent()`.
+ */
+@ViewComponent(HOLES[0].name)
+@Injectable()
+class Hole1Component implements ViewComponentRenderer {
+  render(): string {
+    return HOLES[0].text;
+  }
+}
+
+@ViewComponent(HOLES[1].name)
+@Injectable()
+class Hole2Component implements ViewComponentRenderer {
+  render(): string {
+    return HOLES[1].text;
+  }
+}
+
+@ViewComponent(HOLES[2].name)
+@Injectable()
+class Hole3Component implements ViewComponentRenderer {
+  render(): string {
+    return HOLES[2].text;
+  }
+}
+
+/** The page with three holes, cached and not, and the page without holes, cached. */
+@Controller('holes')
+class HolesController {
+  /** (f) a hit: the stored page, its three holes rendered into it. */
+  @Cacheable()
+  @Get('cached')
+  @Render(HOLES_VIEW)
+  cached() {
+    return pageViewModel();
+  }
+
+  /** (fb) the same page and holes, rendered on every request. */
+  @Get('render')
+  @Render(HOLES_VIEW)
+  render() {
+    return pageViewModel();
+  }
+
+  /** (f0) a hit of the page without holes, in the same app. */
+  @Cacheable()
+  @Get('plain')
+  @Render(PAGE_VIEW)
+  plain() {
+    return pageViewModel();
+  }
+}
+
+/** The holes app: the output cache with three view components. */
+@Module({
+  imports: [OutputCacheModule.forRoot({ defaultTtl: 3600 })],
+  controllers: [HolesController],
+  providers: [Hole1Component, Hole2Component, Hole3Component],
+})
+class HolesBenchModule {}
+
 /** Creates a quiet Express app with the `hbs` views set up as in production (view cache on). */
-async function createApp(module: Type): Promise<NestExpressApplication> {
+async function createApp(module: Type | DynamicModule): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     logger: false,
     abortOnError: false,
@@ -88,9 +168,67 @@ async function createApp(module: Type): Promise<NestExpressApplication> {
   return app;
 }
 
+/**
+ * The holes app. It renders with the `hbs` module itself, as the other apps do (Express loads
+ * it for the `hbs` view engine); the `component` helper is registered on it, in this app's
+ * process only.
+ */
+async function createHolesApp(): Promise<NestExpressApplication> {
+  registerHandlebarsHelpers(hbs);
+  return createApp(HolesBenchModule);
+}
+
+/** Cleanups of the store apps of this process, run when the app closes. */
+const storeCleanups = new Map<StoreKind, () => Promise<void>>();
+
+/**
+ * An app serving the cached `@Render()` page of (d) from a store of the given kind. Rejects with
+ * a one-line error when the store's server is not reachable.
+ */
+async function createStoreApp(kind: StoreKind): Promise<NestExpressApplication> {
+  const { store, cleanup } = await createBenchStore(kind);
+  storeCleanups.set(kind, cleanup);
+  try {
+    return await createApp({
+      module: class StoreBenchModule {},
+      imports: [OutputCacheModule.forRoot({ store, defaultTtl: 3600 })],
+      controllers: [OutputCachedController],
+    });
+  } catch (error) {
+    storeCleanups.delete(kind);
+    await cleanup().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Removes the store's keys, tables or file and closes the store, then the app (which closes the
+ * store again: a no-op). The runner sends no more requests by then.
+ */
+async function closeStoreApp(kind: StoreKind, app: NestExpressApplication): Promise<void> {
+  const cleanup = storeCleanups.get(kind);
+  storeCleanups.delete(kind);
+  try {
+    await cleanup?.();
+  } finally {
+    await app.close();
+  }
+}
+
+/** The app of one store row. */
+function storeApp(kind: StoreKind): BenchApp {
+  return {
+    create: () => createStoreApp(kind),
+    prime: ['/cached'],
+    close: (app) => closeStoreApp(kind, app),
+  };
+}
+
 /** How to create one benchmarked app. */
 export interface BenchApp {
   create: () => Promise<NestExpressApplication>;
+  /** Closes the app and removes what it left behind; default `app.close()`. */
+  close?: (app: NestExpressApplication) => Promise<void>;
   /**
    * Paths requested once right after the app listens, so that lazily enabled machinery is on
    * from the first round, as in an app that has served traffic: here the cache's first render
@@ -107,6 +245,12 @@ export const APPS = {
   'output-cache': { create: () => createApp(OutputCacheBenchModule), prime: ['/cached'] },
   plain: { create: () => createApp(PlainBenchModule) },
   'cache-manager': { create: () => createApp(CacheManagerBenchModule) },
+  holes: { create: createHolesApp, prime: ['/holes/cached', '/holes/plain'] },
+  'store-memory': storeApp('memory'),
+  'store-tiered': storeApp('tiered'),
+  'store-redis': storeApp('redis'),
+  'store-sqlite': storeApp('sqlite'),
+  'store-postgres': storeApp('postgres'),
 } satisfies Record<string, BenchApp>;
 
 export type AppName = keyof typeof APPS;

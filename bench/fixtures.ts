@@ -6,16 +6,21 @@ import hbs from 'hbs';
 /** The view every page scenario renders. */
 export const PAGE_VIEW = 'products';
 
+/** The same page with three holes: trivial view components placed in its header and footer. */
+export const HOLES_VIEW = 'products-holes';
+
+/** The holes of {@link HOLES_VIEW}: component names and the constant each renders. */
+export const HOLES: readonly { name: string; text: string }[] = [
+  { name: 'Hole1', text: '<span class="greeting">Hello, guest</span>' },
+  { name: 'Hole2', text: '<a class="mini-cart" href="/cart">Cart (0)</a>' },
+  { name: 'Hole3', text: '<p class="recent">No recently viewed products</p>' },
+];
+
 /** Products in the view model: tuned so that the page is about 20 KB. */
 const PRODUCT_COUNT = 41;
 
-/**
- * The bench's views, by name. They live here rather than in `.hbs` files so that tsc needs not
- * copy them and prettier's Handlebars formatting (which drops the doctype) leaves them alone;
- * {@link viewsDir} writes them out for Express.
- */
-export const VIEWS: Record<string, string> = {
-  [PAGE_VIEW]: `<!doctype html>
+/** The product list page (about 20 KB rendered). */
+const PAGE_TEMPLATE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -40,7 +45,26 @@ export const VIEWS: Record<string, string> = {
 <footer><p>{{footer}}</p></footer>
 </body>
 </html>
-`,
+`;
+
+/** {@link PAGE_TEMPLATE} with the {@link HOLES} placed: two in the header, one in the footer. */
+function withHoles(template: string): string {
+  const place = (i: number) => `{{{component "${HOLES[i].name}"}}}`;
+  const out = template
+    .replace('<header>', `<header>${place(0)}${place(1)}`)
+    .replace('<footer>', `<footer>${place(2)}`);
+  if (out.split('{{{component').length !== HOLES.length + 1) throw new Error('holes not placed');
+  return out;
+}
+
+/**
+ * The bench's views, by name. They live here rather than in `.hbs` files so that tsc needs not
+ * copy them and prettier's Handlebars formatting (which drops the doctype) leaves them alone;
+ * {@link viewsDir} writes them out for Express.
+ */
+export const VIEWS: Record<string, string> = {
+  [PAGE_VIEW]: PAGE_TEMPLATE,
+  [HOLES_VIEW]: withHoles(PAGE_TEMPLATE),
 };
 
 let dir: string | undefined;

@@ -12,6 +12,8 @@ export interface ProbeExpectation {
   headers?: Record<string, string | null>;
   /** Smallest body, in bytes. */
   minBytes?: number;
+  /** Texts the body must contain (e.g. what the holes of a page render). */
+  bodyIncludes?: readonly string[];
 }
 
 /** One thing to measure: an app, the requests to send it and what they must get. */
@@ -36,6 +38,11 @@ export interface Scenario {
   note?: string;
   /** Runs after each measured run, e.g. to empty a store the scenario filled. */
   after?: (host: AppHost) => Promise<void>;
+  /**
+   * CPU time (µs) of the server processes the app calls (Redis, PostgreSQL), sampled around the
+   * run: reported as its own column and not counted as other load on the machine.
+   */
+  serviceCpu?: () => number | null;
 }
 
 export interface RunOptions {
@@ -84,11 +91,20 @@ export interface ScenarioRun {
    * load generator share the machine's cores: when this is high the numbers are not reliable.
    */
   otherCpuPct: number;
+  /**
+   * CPU use of the scenario's external servers (Redis, PostgreSQL) over the run, % of one core;
+   * null when the scenario uses none.
+   */
+  serviceCpuPct: number | null;
+  /** Their CPU time per response, µs; null when the scenario uses none. */
+  serviceCpuUsPerReq: number | null;
   /** Server process RSS after the run, MiB. */
   serverRssMiB: number;
   cache: CacheCounts | null;
   /** What went wrong (failed probe, errors, unexpected cache outcome); empty when all is well. */
   problems: string[];
+  /** Set when the scenario could not run at all (e.g. its store's server is down). */
+  error?: string;
 }
 
 /**
@@ -116,18 +132,24 @@ export async function runScenario(
 
   await host.gc(scenario.app);
   const before = await host.sample(scenario.app);
+  const serviceBefore = scenario.serviceCpu?.() ?? null;
   const clientBefore = process.cpuUsage();
   const machineBefore = machineBusyMicros();
   const result = await cannon(base, scenario, options, options.duration);
   const machine = machineBusyMicros() - machineBefore;
   const client = process.cpuUsage(clientBefore);
+  const serviceAfter = scenario.serviceCpu?.() ?? null;
   const after = await host.sample(scenario.app);
 
   const seconds = result.duration;
   const requests = result.requests.total;
   const serverCpu = cpuMicros(after) - cpuMicros(before);
+  const serviceCpu =
+    serviceBefore === null || serviceAfter === null ? null : serviceAfter - serviceBefore;
   const cache = cacheDelta(before, after);
-  const otherCpuPct = ((machine - serverCpu - client.user - client.system) / (seconds * 1e6)) * 100;
+  const otherCpuPct =
+    ((machine - serverCpu - client.user - client.system - (serviceCpu ?? 0)) / (seconds * 1e6)) *
+    100;
   if (otherCpuPct > OTHER_CPU_WARNING) {
     problems.push(`other processes used ${otherCpuPct.toFixed(0)}% of a core: noisy`);
   }
@@ -164,9 +186,41 @@ export async function runScenario(
     serverGcPct: ((after.gcMs - before.gcMs) / (seconds * 1000)) * 100,
     clientCpuPct: ((client.user + client.system) / (seconds * 1e6)) * 100,
     otherCpuPct,
+    serviceCpuPct: serviceCpu === null ? null : (serviceCpu / (seconds * 1e6)) * 100,
+    serviceCpuUsPerReq: serviceCpu === null || requests === 0 ? null : serviceCpu / requests,
     serverRssMiB: after.rss / 1024 / 1024,
     cache,
     problems,
+  };
+}
+
+/** The outcome of a scenario that could not run: every number NaN, and the error. */
+export function failedRun(scenario: Scenario, round: number, error: unknown): ScenarioRun {
+  // Errors from the server process carry their stack: the first line says what happened.
+  const text = error instanceof Error ? error.message : String(error);
+  const message = text.split('\n')[0].replace(/^Error: /, '');
+  return {
+    id: scenario.id,
+    round,
+    reqPerSec: NaN,
+    latency: { mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN },
+    requests: 0,
+    bytesPerResponse: NaN,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    serverCpuUsPerReq: NaN,
+    serverCpuPct: NaN,
+    serverMainThreadUsPerReq: null,
+    serverGcPct: NaN,
+    clientCpuPct: NaN,
+    otherCpuPct: NaN,
+    serviceCpuPct: null,
+    serviceCpuUsPerReq: null,
+    serverRssMiB: NaN,
+    cache: null,
+    problems: [],
+    error: message,
   };
 }
 
@@ -208,6 +262,7 @@ interface ProbeResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   bytes: number;
+  body: string;
 }
 
 /** One GET on its own connection. */
@@ -218,9 +273,17 @@ export function probe(
 ): Promise<ProbeResponse> {
   return new Promise((resolve, reject) => {
     const req = http.get(base + path, { agent: false, headers }, (res) => {
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          bytes: body.length,
+          body: body.toString('utf8'),
+        });
+      });
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -241,6 +304,9 @@ function checkProbe(res: ProbeResponse, expect: ProbeExpectation = {}): string[]
   }
   if (expect.minBytes !== undefined && res.bytes < expect.minBytes) {
     problems.push(`probe: body of ${res.bytes} bytes, expected at least ${expect.minBytes}`);
+  }
+  for (const text of expect.bodyIncludes ?? []) {
+    if (!res.body.includes(text)) problems.push(`probe: body lacks ${JSON.stringify(text)}`);
   }
   return problems;
 }

@@ -104,8 +104,15 @@ async function handle(message: HostRequest): Promise<unknown> {
       return provider ? provider.invalidateAll() : 0;
     }
     case 'close': {
-      for (const created of apps.values()) await (await created).close();
+      const closing = [...apps].map(async ([name, created]) => {
+        const nest = await created.catch(() => undefined); // failed to start: nothing to close
+        if (!nest) return;
+        const spec: BenchApp = APPS[name];
+        await (spec.close ? spec.close(nest) : nest.close());
+      });
       apps.clear();
+      const failed = (await Promise.allSettled(closing)).filter((r) => r.status === 'rejected');
+      if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
       return undefined;
     }
   }

@@ -20,7 +20,11 @@ export {
   type EntityTagHandler,
 } from './display-control/entity-tags.registry.js';
 export { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
-export { OutputCacheProvider } from './provider/output-cache.provider.js';
+export {
+  OutputCacheProvider,
+  type InvalidateArgs,
+  type InvalidateOptions,
+} from './provider/output-cache.provider.js';
 export { OutputCacheStats, type OutputCacheStatsSnapshot } from './provider/output-cache.stats.js';
 export type { OutputCacheStore } from './stores/output-cache-store.interface.js';
 export type { CacheEntry, CacheEntrySummary, StoredHeaders } from './stores/cache-entry.js';
@@ -74,3 +78,4 @@ export {
 } from './stores/typeorm-output-cache.migration.js';
 export { TieredOutputCacheStore, type TieredStoreOptions } from './stores/tiered.store.js';
 export type { RemoteEviction } from './stores/output-cache-store.interface.js';
+export type { StaleSelector } from './stores/output-cache-store.interface.js';

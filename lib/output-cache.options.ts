@@ -21,6 +21,10 @@ export type VaryByResolver =
  * | --- | --- |
  * | `enabled` | `true` |
  * | `defaultTtl` | `60` |
+ * | `grace` | `0` |
+ * | `staleIfError` | `0` |
+ * | `hitForMiss` | `10` |
+ * | `precompress` | `true` |
  * | `store` | a memory store bounded by `maxEntries` and `maxBytes` |
  * | `maxEntries` | `10000` |
  * | `maxBytes` | `104857600` (100 MiB) |
@@ -48,6 +52,23 @@ export interface OutputCacheModuleOptions {
   enabled?: boolean;
   /** Time to live of an entry whose route sets no `ttl`, in seconds. */
   defaultTtl?: number;
+  /**
+   * Grace: seconds after the TTL during which a stale entry is served (`X-Cache: STALE`) while
+   * exactly one background render refreshes it. Routes override it in `@Cacheable`.
+   */
+  grace?: number;
+  /**
+   * Seconds after the TTL during which a render that throws or answers 5xx is replaced by the
+   * old entry (stale-if-error). Routes override it in `@Cacheable`.
+   */
+  staleIfError?: number;
+  /**
+   * Seconds to remember that a key answered uncacheable, so that its requests render side by
+   * side instead of queueing behind each other (hit-for-miss). 0 turns it off.
+   */
+  hitForMiss?: number;
+  /** Store text bodies of at least 1 KB with gzip and brotli variants made once, at store time. */
+  precompress?: boolean;
   /** The store; defaults to a {@link MemoryOutputCacheStore} sized by `maxEntries`/`maxBytes`. */
   store?: OutputCacheStore;
   /** Most entries the default memory store keeps. */
@@ -125,6 +146,10 @@ export interface ResolvedOutputCacheOptions extends Required<
 export const OUTPUT_CACHE_DEFAULTS = {
   enabled: true,
   defaultTtl: 60,
+  grace: 0,
+  staleIfError: 0,
+  hitForMiss: 10,
+  precompress: true,
   maxEntries: 10_000,
   maxBytes: 100 * 1024 * 1024,
   maxEntryBytes: 8 * 1024 * 1024,

@@ -4,6 +4,16 @@ import { Reflector } from '@nestjs/core';
 export interface CacheableOptions {
   /** Time to live; defaults to the module's `defaultTtl`. */
   ttl?: number;
+  /**
+   * Seconds after the TTL during which the stale entry is still served (`X-Cache: STALE`) while
+   * one background render refreshes it; defaults to the module's `grace`.
+   */
+  grace?: number;
+  /**
+   * Seconds after the TTL during which, should the render fail (throw or answer 5xx), the old
+   * entry is served instead; defaults to the module's `staleIfError`.
+   */
+  staleIfError?: number;
   /** Which registered vary-by names split this route (default: all registered). */
   varyBy?: string[];
   /** Query keys that are part of the key (default: every key). Others are ignored. */

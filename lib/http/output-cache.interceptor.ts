@@ -7,6 +7,10 @@ import {
   type NestInterceptor,
   StreamableFile,
 } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import { from, map, mergeMap, Observable, of, tap } from 'rxjs';
 import { ComponentRegistry } from '../components/component.registry.js';
 import { type ComposedPage, PageComposer } from '../components/page-composer.js';
@@ -24,7 +28,7 @@ import { responseNotStoredReason } from '../policy/response-rules.js';
 import { type RoutePolicy, RoutePolicyResolver } from '../policy/route-policy.resolver.js';
 import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheStats } from '../provider/output-cache.stats.js';
-import type { CacheEntry } from '../stores/cache-entry.js';
+import { type CacheEntry, retainUntil } from '../stores/cache-entry.js';
 import { MemoryOutputCacheStore } from '../stores/memory.store.js';
 import { TieredOutputCacheStore } from '../stores/tiered.store.js';
 import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
@@ -35,8 +39,25 @@ import {
   headersToStore,
   writeEntry,
 } from './response-capture.js';
+import { etagMatches, pickVariant, precompress, strongEtag, writeNotModified } from './variants.js';
 
 type Finish = (entry: CacheEntry | undefined) => void;
+
+/** Header of the loopback request that refreshes a stale entry (with a per-process secret). */
+const REFRESH_HEADER = 'x-output-cache-refresh';
+
+/** Not-stored reasons that the same key will give again: remembered as hit-for-miss. */
+const HIT_FOR_MISS_REASONS = new Set([
+  'status',
+  'set-cookie',
+  'cache-control',
+  'vary',
+  'content-encoding',
+  'stream',
+  'too-large',
+  'marked-uncacheable',
+  'component-args',
+]);
 
 /** A store that offers a cross-instance render lock (Redis, tiered). */
 interface LockingStore extends OutputCacheStore {
@@ -73,6 +94,11 @@ export class OutputCacheInterceptor implements NestInterceptor {
   private readonly syncLookup: ((key: string) => CacheEntry | undefined) | undefined;
   /** Stops calling a failing store for a while (see CircuitBreaker). */
   readonly breaker: CircuitBreaker;
+  /** Keys that answered uncacheable a moment ago (hit-for-miss). */
+  private readonly hitForMiss: LRUCache<string, true>;
+  /** Keys whose stale entry is being refreshed in the background. */
+  private readonly refreshing = new Set<string>();
+  private readonly refreshToken = randomBytes(18).toString('base64url');
 
   constructor(
     @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
@@ -88,6 +114,10 @@ export class OutputCacheInterceptor implements NestInterceptor {
     // may override get(), so only the class itself takes the shortcut.
     this.memoryStore = store.constructor === MemoryOutputCacheStore ? (store as any) : undefined;
     this.breaker = new CircuitBreaker(options.circuitBreaker);
+    this.hitForMiss = new LRUCache<string, true>({
+      max: 10_000,
+      ttl: Math.max(1, options.hitForMiss * 1000),
+    });
     const sync = this.memoryStore ?? (store instanceof TieredOutputCacheStore ? store : undefined);
     this.syncLookup = sync ? (key) => sync.getSync(key) : undefined;
   }
@@ -156,18 +186,81 @@ export class OutputCacheInterceptor implements NestInterceptor {
       vary,
     );
     if (key === undefined) return this.bypass('key-error', req, res, policy, next);
+    // A background refresh of a stale entry (our own loopback request): render and store.
+    if (req.headers[REFRESH_HEADER] === this.refreshToken) {
+      return this.render(req, res, key, path, policy, next, this.collapser.lead(key), undefined);
+    }
     if (this.syncLookup) {
       const entry = this.syncLookup(key);
-      if (entry) return this.hit(req, res, entry, 'HIT', policy);
-      if (this.memoryStore) return this.miss(req, res, key, path, policy, next);
+      if (entry && entry.expiresAt > Date.now()) return this.hit(req, res, entry, 'HIT', policy);
+      if (this.memoryStore) return this.found(req, res, key, path, policy, next, entry);
     }
     return from(this.safeGet(key)).pipe(
-      mergeMap((entry) =>
-        entry
-          ? this.hit(req, res, entry, 'HIT', policy)
-          : this.miss(req, res, key, path, policy, next),
-      ),
+      mergeMap((entry) => this.found(req, res, key, path, policy, next, entry)),
     );
+  }
+
+  /** Fresh: a hit. In its grace: served stale while one background render refreshes it. */
+  private found(
+    req: any,
+    res: ExpressLikeResponse,
+    key: string,
+    path: string,
+    policy: RoutePolicy,
+    next: CallHandler,
+    entry: CacheEntry | undefined,
+  ): Observable<unknown> {
+    if (!entry) return this.miss(req, res, key, path, policy, next, undefined);
+    const now = Date.now();
+    if (now < entry.expiresAt) return this.hit(req, res, entry, 'HIT', policy);
+    if (now < (entry.graceUntil ?? 0)) {
+      this.stats.stale++;
+      this.refreshInBackground(req, key);
+      return this.hit(req, res, entry, 'STALE', policy);
+    }
+    // Past its grace, still kept for stale-if-error: render, and fall back to it on failure.
+    return this.miss(req, res, key, path, policy, next, entry);
+  }
+
+  /**
+   * Renders a stale key anew, once, off the request that found it stale: a loopback request to
+   * this server with the same URL and headers (so guards, vary-by and keys are the same), marked
+   * with a per-process secret so that it renders instead of being served stale.
+   */
+  protected refreshInBackground(req: any, key: string): void {
+    if (this.refreshing.has(key) || this.collapser.has(key)) return;
+    const socket = req.socket;
+    if (!socket?.localPort) return;
+    this.refreshing.add(key);
+    const headers: Record<string, unknown> = { ...req.headers };
+    for (const name of ['if-none-match', 'if-modified-since', 'content-length', 'connection']) {
+      delete headers[name];
+    }
+    headers[REFRESH_HEADER] = this.refreshToken;
+    const done = () => this.refreshing.delete(key);
+    const client = socket.encrypted ? https : http;
+    const refresh = client.request(
+      {
+        host: socket.localAddress,
+        port: socket.localPort,
+        method: 'GET',
+        path: req.originalUrl ?? req.url,
+        headers: headers as http.OutgoingHttpHeaders,
+        rejectUnauthorized: false,
+        timeout: 60_000,
+      },
+      (response) => {
+        response.resume();
+        response.once('end', done);
+        response.once('error', done);
+      },
+    );
+    refresh.once('error', (error) => {
+      this.logger.warn(`background refresh of ${key} failed: ${error.message}`);
+      done();
+    });
+    refresh.once('timeout', () => refresh.destroy(new Error('timed out')));
+    refresh.end();
   }
 
   private miss(
@@ -177,7 +270,13 @@ export class OutputCacheInterceptor implements NestInterceptor {
     path: string,
     policy: RoutePolicy,
     next: CallHandler,
+    fallback: CacheEntry | undefined,
   ): Observable<unknown> {
+    // This key answered uncacheable a moment ago: render side by side, queue behind nobody
+    // (a render that turns out storable is still stored).
+    if (this.hitForMiss.get(key) !== undefined) {
+      return this.render(req, res, key, path, policy, next, () => undefined, fallback);
+    }
     if (this.collapser.has(key)) {
       return from(this.collapser.wait(key, this.options.collapseTimeout * 1000)).pipe(
         mergeMap((outcome) => {
@@ -188,7 +287,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
           // The render we waited for gave nothing storable (or took too long): render ourselves,
           // and store only if nobody else is rendering this key by now.
           const finish = outcome === undefined ? undefined : this.collapser.lead(key);
-          return this.render(req, res, key, path, policy, next, finish);
+          return this.render(req, res, key, path, policy, next, finish, fallback);
         }),
       );
     }
@@ -206,11 +305,11 @@ export class OutputCacheInterceptor implements NestInterceptor {
             finish(stored);
             void release?.();
           };
-          return this.render(req, res, key, path, policy, next, done);
+          return this.render(req, res, key, path, policy, next, done, fallback);
         }),
       );
     }
-    return this.render(req, res, key, path, policy, next, finish);
+    return this.render(req, res, key, path, policy, next, finish, fallback);
   }
 
   /**
@@ -255,24 +354,36 @@ export class OutputCacheInterceptor implements NestInterceptor {
     policy: RoutePolicy,
     next: CallHandler,
     finish: Finish | undefined,
+    fallback: CacheEntry | undefined,
   ): Observable<unknown> {
     this.stats.misses++;
     if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'MISS');
     const ctx = this.contextFor(req, res, policy, finish !== undefined);
     ctx.startedAt = this.evictions.now();
     let streamed = false;
-    if (finish) {
+    if (finish || fallback) {
       const headersBefore = { ...res.getHeaders() };
       let captured = false;
       captureBody(res, (body, send) => {
         captured = true;
+        if (fallback && res.statusCode >= 500 && Date.now() < retainUntil(fallback)) {
+          // Stale-if-error: the old page is better than an error page.
+          this.stats.staleIfError++;
+          this.logger.warn(
+            `${policy.routeId} ${path} answered ${res.statusCode}: serving the stale entry`,
+          );
+          finish?.(undefined);
+          this.serveOnError(req, res, fallback, policy);
+          return;
+        }
+        if (!finish) return send(body);
         this.onRenderedBody(req, res, key, path, policy, ctx, headersBefore, body, finish, send);
       });
       res.once('close', () => {
-        if (captured) return;
+        if (captured || !finish) return;
         // Streamed (StreamableFile, @Res() writes) or aborted: nothing to store, never a
         // partial body for the waiters.
-        this.notStored(streamed || res.statusCode === 200 ? 'stream' : 'status', policy, path);
+        this.notStored(streamed || res.statusCode === 200 ? 'stream' : 'status', policy, path, key);
         finish(undefined);
       });
     }
@@ -375,7 +486,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
       reason = 'evicted-during-render';
     }
     if (reason) {
-      this.notStored(reason, policy, path);
+      this.notStored(reason, policy, path, key);
       finish(undefined);
       return;
     }
@@ -397,23 +508,35 @@ export class OutputCacheInterceptor implements NestInterceptor {
       createdAt: now,
       expiresAt: now + policy.ttlMs,
     };
-    this.guarded(() => this.store.set(entry), 'set').then(
-      async () => {
-        // An eviction that ran while the write was on its way did not see the entry.
-        if (this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
-          await this.store.delete(key).catch((error) => this.storeFailed('delete', error));
-          this.notStored('evicted-during-render', policy, path);
-          finish(undefined);
-          return;
-        }
-        this.stats.stored++;
-        finish(entry);
-      },
-      (error) => {
-        this.storeFailed('set', error);
-        finish(entry);
-      },
-    );
+    if (policy.graceMs > 0) entry.graceUntil = entry.expiresAt + policy.graceMs;
+    const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
+    if (keep > 0) entry.retainUntil = entry.expiresAt + keep;
+    if (!hasHoles) {
+      // A strong validator, computed once; the miss answers with it too (Express then adds no
+      // weak one of its own).
+      entry.etag = strongEtag(page.body);
+      res.setHeader('ETag', entry.etag);
+    }
+    const ready = !hasHoles && this.options.precompress ? precompress(entry) : Promise.resolve();
+    ready
+      .then(() => this.guarded(() => this.store.set(entry), 'set'))
+      .then(
+        async () => {
+          // An eviction that ran while the write was on its way did not see the entry.
+          if (this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
+            await this.store.delete(key).catch((error) => this.storeFailed('delete', error));
+            this.notStored('evicted-during-render', policy, path);
+            finish(undefined);
+            return;
+          }
+          this.stats.stored++;
+          finish(entry);
+        },
+        (error) => {
+          this.storeFailed('set', error);
+          finish(entry);
+        },
+      );
   }
 
   /** The tags stored with an entry: the route's, the route options' and the announced ones. */
@@ -434,26 +557,49 @@ export class OutputCacheInterceptor implements NestInterceptor {
     policy?: RoutePolicy,
   ): Observable<unknown> {
     this.stats.hits++;
-    const extra = this.options.headers
-      ? {
-          [X_CACHE_HEADER]: label,
-          Age: String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000))),
-        }
-      : undefined;
     const isHead = req.method === 'HEAD';
+    const age = String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000)));
     if (!entry.holes || entry.holes.length === 0) {
-      writeEntry(res, isHead, entry.status, entry.headers, entry.body, extra);
+      const variant = pickVariant(entry, req.headers['accept-encoding']);
+      const inm = req.headers['if-none-match'];
+      if (inm !== undefined && entry.etag && etagMatches(inm, variant.etag)) {
+        this.stats.notModified++;
+        writeNotModified(res, entry, variant);
+        return of(undefined);
+      }
+      const extra: Record<string, string> = { ...variant.headers };
+      if (this.options.headers) {
+        extra[X_CACHE_HEADER] = label;
+        extra.Age = age;
+      }
+      writeEntry(res, isHead, entry.status, entry.headers, variant.body, extra);
       return of(undefined);
     }
+    const extra: Record<string, string> = this.options.headers
+      ? { [X_CACHE_HEADER]: label, Age: age }
+      : {};
     const ctx = this.contextFor(req, res, policy, false, entry.routeId);
     const page = { body: entry.body, holes: entry.holes };
     return from(outputCacheContext.run(ctx, () => this.composer.fill(ctx, page))).pipe(
       map((body) => {
-        const headers = { ...extra, 'content-length': String(body.length) };
-        writeEntry(res, isHead, entry.status, entry.headers, body, headers);
+        extra['content-length'] = String(body.length);
+        writeEntry(res, isHead, entry.status, entry.headers, body, extra);
         return undefined;
       }),
     );
+  }
+
+  /** Stale-if-error: the render failed; answer with the kept entry instead. */
+  private serveOnError(req: any, res: ExpressLikeResponse, entry: CacheEntry, policy: RoutePolicy) {
+    // Headers the failed render set (an error's content type) give way to the entry's.
+    for (const name of res.getHeaderNames()) if (name !== 'x-cache') res.removeHeader(name);
+    this.hit(req, res, entry, 'STALE', policy).subscribe({
+      error: (error: unknown) => {
+        this.logger.error(`serving the stale entry failed: ${String(error)}`);
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      },
+    });
   }
 
   protected bypass(
@@ -495,8 +641,12 @@ export class OutputCacheInterceptor implements NestInterceptor {
     return ctx;
   }
 
-  private notStored(reason: string, policy: RoutePolicy, path: string): void {
+  private notStored(reason: string, policy: RoutePolicy, path: string, key?: string): void {
     this.stats.skip(reason);
+    // Answers that will be the same next time: remember them (hit-for-miss).
+    if (key && this.options.hitForMiss > 0 && HIT_FOR_MISS_REASONS.has(reason)) {
+      this.hitForMiss.set(key, true);
+    }
     this.logger.debug(`not stored (${reason}): ${policy.routeId} ${path}`);
   }
 

@@ -17,6 +17,8 @@ export interface RoutePolicy {
   readonly routeId: string;
   readonly cacheable: boolean;
   readonly ttlMs: number;
+  readonly graceMs: number;
+  readonly staleIfErrorMs: number;
   /** Vary-by names that apply, sorted. */
   readonly varyBy: readonly string[];
   /** Query keys that count, or undefined for all. */
@@ -86,10 +88,17 @@ export class RoutePolicyResolver {
       const resolver = this.options.varyBy[name];
       if (typeof resolver === 'object') keyHeaders.add(resolver.header.toLowerCase());
     }
+    const grace = merged.grace ?? this.options.grace;
+    const staleIfError = merged.staleIfError ?? this.options.staleIfError;
+    if (!(grace >= 0) || !(staleIfError >= 0)) {
+      throw new Error(`@Cacheable on ${routeId}: grace and staleIfError are seconds, 0 or more`);
+    }
     return {
       routeId,
       cacheable,
       ttlMs: ttl * 1000,
+      graceMs: grace * 1000,
+      staleIfErrorMs: staleIfError * 1000,
       varyBy,
       query: merged.query ? new Set(merged.query) : undefined,
       tags: merged.tags,

@@ -6,6 +6,26 @@ import { EvictionLog } from './eviction-log.js';
 import { OutputCacheStats, type OutputCacheStatsSnapshot } from './output-cache.stats.js';
 
 /**
+ * How an invalidation goes: hard (default) deletes entries; `soft: true` marks them stale, so
+ * that they are still served during their grace while one request renders them anew. A store
+ * without soft eviction (TypeORM) evicts hard.
+ */
+export interface InvalidateOptions {
+  soft?: boolean;
+}
+
+/** Values, optionally followed by {@link InvalidateOptions}. */
+export type InvalidateArgs = string[] | [...values: string[], options: InvalidateOptions];
+
+function splitArgs(args: InvalidateArgs): { values: string[]; soft: boolean } {
+  const last = args[args.length - 1];
+  if (last !== undefined && typeof last === 'object') {
+    return { values: args.slice(0, -1) as string[], soft: last.soft === true };
+  }
+  return { values: args as string[], soft: false };
+}
+
+/**
  * Programmatic access to the cache (as Smartstore's `IOutputCacheProvider`): eviction by route,
  * tag, path prefix or key, and listing. Every invalidation resolves how many entries went.
  *
@@ -34,39 +54,62 @@ export class OutputCacheProvider {
     });
   }
 
-  /** Evicts every entry of the given route ids (`Catalog/category`, `vc:MiniCart`). */
-  invalidateByRoute(...routeIds: string[]): Promise<number> {
-    return this.invalidateByTag(...routeIds.map((id) => ROUTE_TAG_PREFIX + id));
+  /**
+   * Evicts every entry of the given route ids (`Catalog/category`, `vc:MiniCart`). A last
+   * argument `{ soft: true }` marks them stale instead (see {@link InvalidateOptions}).
+   */
+  invalidateByRoute(...args: InvalidateArgs): Promise<number> {
+    const { values, soft } = splitArgs(args);
+    return this.byTags(
+      values.map((id) => ROUTE_TAG_PREFIX + id),
+      soft,
+    );
   }
 
-  /** Evicts every entry carrying any of the tags. */
-  async invalidateByTag(...tags: string[]): Promise<number> {
-    if (tags.length === 0) return 0;
-    this.evictions.evictedTags(tags);
-    const removed = await this.store.evictTags(tags);
-    this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
-    return removed;
+  /**
+   * Evicts every entry carrying any of the tags; `invalidateByTag('a', 'b', { soft: true })`
+   * marks them stale instead.
+   */
+  invalidateByTag(...args: InvalidateArgs): Promise<number> {
+    const { values, soft } = splitArgs(args);
+    return this.byTags(values, soft);
   }
 
   /** Evicts every entry whose normalised path starts with `pathPrefix` (e.g. `/blog`). */
-  async invalidateByPrefix(pathPrefix: string): Promise<number> {
-    if (!pathPrefix.startsWith('/')) {
+  async invalidateByPrefix(pathPrefix: string, options: InvalidateOptions = {}): Promise<number> {
+    if (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')) {
       throw new TypeError(`invalidateByPrefix: a path prefix starts with "/", got "${pathPrefix}"`);
     }
+    if (options.soft && this.store.markStale) return this.store.markStale({ prefix: pathPrefix });
     this.evictions.evictedPrefix(pathPrefix);
     return this.store.evictPrefix(pathPrefix);
   }
 
-  /** Evicts everything. */
-  invalidateAll(): Promise<number> {
+  /** Evicts everything (or, with `{ soft: true }`, marks everything stale). */
+  invalidateAll(options: InvalidateOptions = {}): Promise<number> {
+    if (options.soft && this.store.markStale) return this.store.markStale({ all: true });
     this.evictions.evictedAll();
     return this.store.clear();
   }
 
-  /** Removes one entry by its key (as shown by {@link list}). */
-  remove(key: string): Promise<boolean> {
+  /** Removes one entry by its key (as shown by {@link list}); `{ soft: true }` marks it stale. */
+  async remove(key: string, options: InvalidateOptions = {}): Promise<boolean> {
+    if (options.soft && this.store.markStale) return (await this.store.markStale({ key })) > 0;
     this.evictions.evictedKey(key);
     return this.store.delete(key);
+  }
+
+  private async byTags(tags: string[], soft: boolean): Promise<number> {
+    if (tags.length === 0) return 0;
+    if (soft && this.store.markStale) {
+      const marked = await this.store.markStale({ tags });
+      this.logger.debug(`marked ${marked} stale by tag ${tags.join(', ')}`);
+      return marked;
+    }
+    this.evictions.evictedTags(tags);
+    const removed = await this.store.evictTags(tags);
+    this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
+    return removed;
   }
 
   /** How many entries are cached. */

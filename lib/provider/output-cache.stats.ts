@@ -15,6 +15,12 @@ export interface OutputCacheStatsSnapshot {
   storeErrors: number;
   /** Store calls not made because the circuit breaker was open (served uncached). */
   storeSkipped: number;
+  /** Stale entries served while a background render refreshed them (grace). */
+  stale: number;
+  /** Stale entries served because the render failed (stale-if-error). */
+  staleIfError: number;
+  /** Conditional requests answered 304 from the cache. */
+  notModified: number;
 }
 
 /** Counters of hits, misses, bypasses and reasons; read them through `OutputCacheProvider.stats()`. */
@@ -26,6 +32,9 @@ export class OutputCacheStats {
   collapsed = 0;
   storeErrors = 0;
   storeSkipped = 0;
+  stale = 0;
+  staleIfError = 0;
+  notModified = 0;
   private readonly bypassed = new Map<string, number>();
   private readonly notStored = new Map<string, number>();
 
@@ -45,6 +54,9 @@ export class OutputCacheStats {
       collapsed: this.collapsed,
       storeErrors: this.storeErrors,
       storeSkipped: this.storeSkipped,
+      stale: this.stale,
+      staleIfError: this.staleIfError,
+      notModified: this.notModified,
       bypassed: Object.fromEntries(this.bypassed),
       notStored: Object.fromEntries(this.notStored),
     };

@@ -33,8 +33,29 @@ export interface CacheEntry {
   routeId: string;
   /** When the entry was rendered, in epoch milliseconds. */
   createdAt: number;
-  /** When the entry stops being served, in epoch milliseconds. */
+  /** When the entry stops being fresh, in epoch milliseconds. */
   expiresAt: number;
+  /** Until when a stale entry is served while one background render refreshes it (grace). */
+  graceUntil?: number;
+  /** Until when the store keeps it (grace, or stale-if-error); defaults to `expiresAt`. */
+  retainUntil?: number;
+  /** Strong ETag of the identity body (pages without holes). */
+  etag?: string;
+  /** The body precompressed at store time (text of 1 KB or more, pages without holes). */
+  variants?: { gzip?: Buffer; br?: Buffer };
+}
+
+/** Until when a store keeps an entry. */
+export function retainUntil(entry: CacheEntry): number {
+  return entry.retainUntil ?? entry.expiresAt;
+}
+
+/** A copy of an entry made stale now (soft eviction): its grace still applies. */
+export function staleCopy(entry: CacheEntry, now = Date.now()): CacheEntry {
+  if (entry.expiresAt <= now) return entry;
+  const grace = Math.max(0, (entry.graceUntil ?? entry.expiresAt) - entry.expiresAt);
+  const keep = Math.max(0, retainUntil(entry) - entry.expiresAt);
+  return { ...entry, expiresAt: now, graceUntil: now + grace, retainUntil: now + keep };
 }
 
 /** What listings show of an entry: everything but the body and headers. */
@@ -52,6 +73,7 @@ export interface CacheEntrySummary {
 /** Approximate bytes an entry occupies, for memory bounds. */
 export function entrySize(entry: CacheEntry): number {
   let size = entry.body.length + entry.key.length * 2 + entry.path.length * 2 + 256;
+  size += (entry.variants?.gzip?.length ?? 0) + (entry.variants?.br?.length ?? 0);
   for (const [name, value] of Object.entries(entry.headers)) {
     size += name.length + (Array.isArray(value) ? value.join('').length : value.length);
   }

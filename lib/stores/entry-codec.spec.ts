@@ -12,6 +12,10 @@ const entry: CacheEntry = {
   routeId: 'R/r',
   createdAt: 1_700_000_000_000,
   expiresAt: 1_700_000_060_000,
+  graceUntil: 1_700_000_090_000,
+  retainUntil: 1_700_000_120_000,
+  etag: '"abc"',
+  variants: { gzip: Buffer.from([31, 139]), br: Buffer.from([1, 2, 3]) },
 };
 
 describe('entry codec', () => {

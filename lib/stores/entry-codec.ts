@@ -5,7 +5,7 @@ import type { CacheEntry, HoleRef } from './cache-entry.js';
 const MAGIC_0 = 0x4f;
 const MAGIC_1 = 0x43;
 /** The format this code writes. Readers treat any other version as a miss. */
-export const ENTRY_FORMAT_VERSION = 1;
+export const ENTRY_FORMAT_VERSION = 2;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -25,6 +25,11 @@ export function encodeEntry(entry: CacheEntry): Buffer {
     entry.routeId,
     entry.createdAt,
     entry.expiresAt,
+    entry.graceUntil ?? null,
+    entry.retainUntil ?? null,
+    entry.etag ?? null,
+    entry.variants?.gzip ?? null,
+    entry.variants?.br ?? null,
   ]);
   const out = Buffer.allocUnsafe(payload.length + 3);
   out[0] = MAGIC_0;
@@ -46,7 +51,7 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
   if (data[2] !== ENTRY_FORMAT_VERSION) return 'unknown-version';
   try {
     const fields = packr.unpack(data.subarray(3)) as unknown[];
-    if (!Array.isArray(fields) || fields.length !== 10) return 'corrupt';
+    if (!Array.isArray(fields) || fields.length !== 15) return 'corrupt';
     const [key, status, headers, body, holes, tags, path, routeId, createdAt, expiresAt] =
       fields as [
         string,
@@ -74,13 +79,28 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
       key,
       status,
       headers,
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      body: toBuffer(body),
       tags,
       path,
       routeId,
       createdAt,
       expiresAt,
     };
+    const [graceUntil, retain, etag, gzip, br] = fields.slice(10) as [
+      number | null,
+      number | null,
+      string | null,
+      Uint8Array | null,
+      Uint8Array | null,
+    ];
+    if (typeof graceUntil === 'number') entry.graceUntil = graceUntil;
+    if (typeof retain === 'number') entry.retainUntil = retain;
+    if (typeof etag === 'string') entry.etag = etag;
+    if (gzip instanceof Uint8Array || br instanceof Uint8Array) {
+      entry.variants = {};
+      if (gzip instanceof Uint8Array) entry.variants.gzip = toBuffer(gzip);
+      if (br instanceof Uint8Array) entry.variants.br = toBuffer(br);
+    }
     if (holes) {
       entry.holes = holes.map(([at, name, args, json]): HoleRef => {
         const hole: HoleRef = { at, name, args };
@@ -92,6 +112,10 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
   } catch {
     return 'corrupt';
   }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The fixed-size id a key is stored under in stores with key length limits. */

@@ -1,5 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import { type CacheEntry, type CacheEntrySummary, entrySize, summarize } from './cache-entry.js';
+import {
+  type CacheEntry,
+  type CacheEntrySummary,
+  entrySize,
+  retainUntil,
+  staleCopy,
+  summarize,
+} from './cache-entry.js';
+import type { StaleSelector } from './output-cache-store.interface.js';
 import type { OutputCacheStore } from './output-cache-store.interface.js';
 
 /** Options of {@link MemoryOutputCacheStore}. */
@@ -42,7 +50,7 @@ export class MemoryOutputCacheStore implements OutputCacheStore {
   getSync(key: string): CacheEntry | undefined {
     const entry = this.lru.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= Date.now()) {
+    if (retainUntil(entry) <= Date.now()) {
       this.lru.delete(key);
       return undefined;
     }
@@ -50,7 +58,7 @@ export class MemoryOutputCacheStore implements OutputCacheStore {
   }
 
   async set(entry: CacheEntry): Promise<void> {
-    const ttl = entry.expiresAt - Date.now();
+    const ttl = retainUntil(entry) - Date.now();
     if (ttl <= 0) return;
     // An entry larger than the whole store would be refused by lru-cache anyway.
     this.lru.set(entry.key, entry, { ttl });
@@ -107,6 +115,34 @@ export class MemoryOutputCacheStore implements OutputCacheStore {
       page.push(summarize(entry));
     }
     return page;
+  }
+
+  /** Soft eviction: the selected entries become stale now (their grace still applies). */
+  async markStale(selector: StaleSelector): Promise<number> {
+    const now = Date.now();
+    let keys: Iterable<string>;
+    if ('tags' in selector) {
+      const found = new Set<string>();
+      for (const tag of selector.tags)
+        for (const key of this.tagIndex.get(tag) ?? []) found.add(key);
+      keys = found;
+    } else if ('prefix' in selector) {
+      keys = [...this.lru.entries()]
+        .filter(([, e]) => e.path.startsWith(selector.prefix))
+        .map(([k]) => k);
+    } else if ('key' in selector) {
+      keys = [selector.key];
+    } else {
+      keys = [...this.lru.keys()];
+    }
+    let marked = 0;
+    for (const key of [...keys]) {
+      const entry = this.getSync(key);
+      if (!entry || entry.expiresAt <= now) continue;
+      await this.set(staleCopy(entry, now));
+      marked++;
+    }
+    return marked;
   }
 
   /** Bytes currently held, as counted against `maxBytes`. */

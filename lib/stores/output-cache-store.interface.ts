@@ -36,7 +36,16 @@ export interface OutputCacheStore {
    * under way here are not stored with data older than the eviction.
    */
   onRemoteEviction?(listener: (eviction: RemoteEviction) => void): void;
+  /**
+   * Optional: soft eviction. The selected entries become stale now instead of going (their
+   * grace still applies); resolves how many. A store without it evicts hard.
+   */
+  markStale?(selector: StaleSelector): Promise<number>;
 }
+
+/** Which entries a soft eviction marks stale. */
+export type StaleSelector =
+  { tags: readonly string[] } | { prefix: string } | { key: string } | { all: true };
 
 /** An eviction another instance made, as the bus reports it. */
 export type RemoteEviction =

@@ -1,10 +1,16 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import { type CacheEntry, type CacheEntrySummary, summarize } from './cache-entry.js';
+import {
+  type CacheEntry,
+  type CacheEntrySummary,
+  retainUntil,
+  staleCopy,
+  summarize,
+} from './cache-entry.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
 import { keyHash } from './key-hash.js';
-import type { OutputCacheStore } from './output-cache-store.interface.js';
+import type { OutputCacheStore, StaleSelector } from './output-cache-store.interface.js';
 
 /** Options of {@link RedisOutputCacheStore}. Durations are seconds. */
 export interface RedisStoreOptions {
@@ -112,11 +118,11 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
       this.logger.debug(`unreadable entry (${entry}) for ${key}: a miss`);
       return undefined;
     }
-    return entry.expiresAt > Date.now() && entry.key === key ? entry : undefined;
+    return retainUntil(entry) > Date.now() && entry.key === key ? entry : undefined;
   }
 
   async set(entry: CacheEntry): Promise<void> {
-    const ttl = entry.expiresAt - Date.now();
+    const ttl = retainUntil(entry) - Date.now();
     if (ttl <= 0) return;
     const redis = await this.redis();
     const hash = keyHash(entry.key);
@@ -137,7 +143,7 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
       multi.pexpire(tagKey, ttl + 60_000, 'NX');
       multi.pexpire(tagKey, ttl + 60_000, 'GT');
     }
-    multi.zadd(this.expiryKey, entry.expiresAt, hash);
+    multi.zadd(this.expiryKey, retainUntil(entry), hash);
     multi.hset(this.metaKey, hash, JSON.stringify(summarize(entry)));
     multi.zadd(this.pathsKey, 0, `${entry.path}\0${hash}`);
     await execOrThrow(multi);
@@ -218,6 +224,44 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
     if (hashes.length === 0) return [];
     const metas = await redis.hmget(this.metaKey, ...hashes);
     return metas.map((m) => (m ? parseSummary(m) : undefined)).filter((m) => m !== undefined);
+  }
+
+  /** Soft eviction: the selected entries become stale now, re-written with their grace. */
+  async markStale(selector: StaleSelector): Promise<number> {
+    const redis = await this.redis();
+    let hashes: string[];
+    if ('tags' in selector) {
+      const members = await Promise.all(selector.tags.map((t) => redis.smembers(this.tagKey(t))));
+      hashes = [...new Set(members.flat())];
+    } else if ('prefix' in selector) {
+      const min = Buffer.from(`[${selector.prefix}`);
+      const max = Buffer.concat([min, Buffer.from([0xff])]);
+      hashes = (await redis.zrangebylex(this.pathsKey, min, max)).map((m) =>
+        m.slice(m.lastIndexOf('\0') + 1),
+      );
+    } else if ('key' in selector) {
+      hashes = [keyHash(selector.key)];
+    } else {
+      hashes = await redis.zrangebyscore(this.expiryKey, `(${Date.now()}`, '+inf');
+    }
+    const now = Date.now();
+    let marked = 0;
+    for (let i = 0; i < hashes.length; i += this.batch) {
+      const batch = hashes.slice(i, i + this.batch);
+      const datas = await redis.mgetBuffer(...batch.map((h) => this.entryKey(h)));
+      const pipeline = redis.pipeline();
+      datas.forEach((data, j) => {
+        const entry = data ? decodeEntry(data) : undefined;
+        if (!entry || typeof entry === 'string' || entry.expiresAt <= now) return;
+        const stale = staleCopy(entry, now);
+        const ttl = retainUntil(stale) - now;
+        if (ttl <= 0) return;
+        pipeline.set(this.entryKey(batch[j]), encodeEntry(stale), 'PX', ttl);
+        marked++;
+      });
+      await execOrThrow(pipeline);
+    }
+    return marked;
   }
 
   /**

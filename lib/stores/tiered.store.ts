@@ -1,9 +1,13 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CacheEntry, CacheEntrySummary } from './cache-entry.js';
+import { type CacheEntry, type CacheEntrySummary, retainUntil } from './cache-entry.js';
 import { MemoryOutputCacheStore, type MemoryStoreOptions } from './memory.store.js';
-import type { OutputCacheStore, RemoteEviction } from './output-cache-store.interface.js';
+import type {
+  OutputCacheStore,
+  RemoteEviction,
+  StaleSelector,
+} from './output-cache-store.interface.js';
 import { RedisOutputCacheStore, type RedisStoreOptions } from './redis.store.js';
 
 /** Options of {@link TieredOutputCacheStore}. Durations are seconds. */
@@ -157,7 +161,31 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
 
   private forL1(entry: CacheEntry): CacheEntry {
     const cap = Date.now() + this.l1MaxTtlMs;
-    return entry.expiresAt > cap ? { ...entry, expiresAt: cap } : entry;
+    return retainUntil(entry) > cap
+      ? {
+          ...entry,
+          expiresAt: Math.min(entry.expiresAt, cap),
+          graceUntil: entry.graceUntil === undefined ? undefined : Math.min(entry.graceUntil, cap),
+          retainUntil: cap,
+        }
+      : entry;
+  }
+
+  /** Soft eviction: stale in the shared store; every instance drops its copy and reads it anew. */
+  async markStale(selector: StaleSelector): Promise<number> {
+    await this.start();
+    const marked = await this.l2.markStale(selector);
+    const eviction: RemoteEviction =
+      'tags' in selector
+        ? { kind: 'tags', tags: [...selector.tags] }
+        : 'prefix' in selector
+          ? { kind: 'prefix', prefix: selector.prefix }
+          : 'key' in selector
+            ? { kind: 'key', key: selector.key }
+            : { kind: 'all' };
+    this.applyLocally(eviction);
+    await this.publish(eviction);
+    return marked;
   }
 
   private async publish(eviction: RemoteEviction): Promise<void> {
@@ -200,7 +228,11 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
       return;
     }
     if (message.from === this.id) return;
-    const eviction = message.eviction;
+    this.applyLocally(message.eviction);
+    for (const listener of this.listeners) listener(message.eviction);
+  }
+
+  private applyLocally(eviction: RemoteEviction): void {
     switch (eviction.kind) {
       case 'tags':
         void this.l1.evictTags(eviction.tags);
@@ -217,6 +249,5 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
       default:
         return;
     }
-    for (const listener of this.listeners) listener(eviction);
   }
 }

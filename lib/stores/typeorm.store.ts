@@ -1,6 +1,6 @@
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
-import type { CacheEntry, CacheEntrySummary } from './cache-entry.js';
+import { type CacheEntry, type CacheEntrySummary, retainUntil } from './cache-entry.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
 import { keyHash } from './key-hash.js';
 import type { OutputCacheStore } from './output-cache-store.interface.js';
@@ -192,7 +192,7 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
   }
 
   async set(entry: CacheEntry): Promise<void> {
-    if (entry.expiresAt <= Date.now()) return;
+    if (retainUntil(entry) <= Date.now()) return;
     const hash = keyHash(entry.key);
     const row = [
       hash,
@@ -204,7 +204,8 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
       encodeEntry(entry),
       entry.body.length,
       entry.createdAt,
-      entry.expiresAt,
+      // The row lives as long as the entry is kept (grace, stale-if-error), not just fresh.
+      retainUntil(entry),
     ];
     const tags = [...new Set(entry.tags)];
     await this.write(async (run, queryRunner) => {
