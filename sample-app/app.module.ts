@@ -38,7 +38,15 @@ export class AppModule {
             store: createCacheStore(resolved.store, dataSource),
             // With a shared store, a cold page is rendered once across all instances.
             distributedLock: resolved.store === 'redis' || resolved.store === 'tiered',
-            defaultTtl: 60,
+            // Every page lives `cacheTtl` seconds (60 by default; the routes set no ttl of their
+            // own). Edits evict the pages that show them at once: the TTL is only a safety net.
+            defaultTtl: resolved.cacheTtl,
+            // Grace: an expired page is still served (X-Cache: STALE) for this long while one
+            // background render refreshes it, so no visitor waits for a render.
+            grace: resolved.cacheGrace,
+            // Stale-if-error: for ten minutes after the TTL, a page whose render fails (the
+            // database is down: POST /admin/outage) is answered with the old copy, not a 503.
+            staleIfError: 600,
             // One entry per currency; `currencyOf` also picks the prices the pages render.
             varyBy: { currency: (req) => currencyOf(req) },
             // Belt and braces: the back office is never cached, whatever its handlers say.

@@ -19,6 +19,16 @@ export interface SampleAppOptions {
   csrfSecret?: string;
   /** Where pages are cached (default `OUTPUT_CACHE_STORE`, else `memory`). */
   store?: CacheStoreKind;
+  /**
+   * Seconds every page lives in the cache (default `SAMPLE_CACHE_TTL` or 60). Edits evict the
+   * pages that show them at once, so this is only the safety net for what no eviction covers.
+   */
+  cacheTtl?: number;
+  /**
+   * Seconds after the TTL during which an expired page is still served (`X-Cache: STALE`) while
+   * one background render refreshes it (default 30; 0 turns grace off).
+   */
+  cacheGrace?: number;
 }
 
 /** The stores the sample can run on (`OUTPUT_CACHE_STORE`). */
@@ -31,18 +41,34 @@ export interface ResolvedSampleAppOptions {
   dbDelayMs: number;
   csrfSecret: string;
   store: CacheStoreKind;
+  cacheTtl: number;
+  cacheGrace: number;
 }
 
 export const SAMPLE_APP_OPTIONS = Symbol('SAMPLE_APP_OPTIONS');
 
 export function resolveSampleAppOptions(options: SampleAppOptions = {}): ResolvedSampleAppOptions {
-  const fromEnv = Number(process.env.SAMPLE_DB_DELAY_MS);
-  const dbDelayMs = options.dbDelayMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : 30);
+  const delayFromEnv = numberFromEnv('SAMPLE_DB_DELAY_MS');
+  const dbDelayMs =
+    options.dbDelayMs ?? (delayFromEnv !== undefined && delayFromEnv >= 0 ? delayFromEnv : 30);
   const csrfSecret =
     options.csrfSecret ?? process.env.CSRF_SECRET ?? randomBytes(32).toString('hex');
   const store = options.store ?? (process.env.OUTPUT_CACHE_STORE as CacheStoreKind) ?? 'memory';
   if (!STORE_KINDS.includes(store)) {
     throw new Error(`OUTPUT_CACHE_STORE must be one of ${STORE_KINDS.join(', ')}, got "${store}"`);
   }
-  return { database: options.database, dbDelayMs, csrfSecret, store };
+  const ttlFromEnv = numberFromEnv('SAMPLE_CACHE_TTL');
+  const cacheTtl =
+    options.cacheTtl ?? (ttlFromEnv !== undefined && ttlFromEnv > 0 ? ttlFromEnv : 60);
+  if (!(cacheTtl > 0)) throw new Error(`cacheTtl must be a positive number, got ${cacheTtl}`);
+  const cacheGrace = options.cacheGrace ?? 30;
+  if (!(cacheGrace >= 0)) throw new Error(`cacheGrace must be 0 or more, got ${cacheGrace}`);
+  return { database: options.database, dbDelayMs, csrfSecret, store, cacheTtl, cacheGrace };
+}
+
+/** A number from the environment, or undefined when unset or not a number. */
+function numberFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+  return Number.isFinite(value) ? value : undefined;
 }

@@ -1,10 +1,17 @@
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { OUTPUT_CACHE_STORE, OutputCacheProvider, type OutputCacheStore } from '../lib/index.js';
+import {
+  OUTPUT_CACHE_STORE,
+  OutputCacheProvider,
+  type OutputCacheStatsSnapshot,
+  type OutputCacheStore,
+} from '../lib/index.js';
 import { createSampleApp } from '../sample-app/create-sample-app.js';
+import type { SampleAppOptions } from '../sample-app/sample-app.options.js';
 import { Category } from '../sample-app/entities/category.entity.js';
 import { Product } from '../sample-app/entities/product.entity.js';
 
@@ -519,6 +526,219 @@ describe('sample shop (e2e)', () => {
     }
   });
 });
+
+/**
+ * Expiry with a 1-second TTL: grace (an expired page is served STALE while one background render
+ * refreshes it), stale-if-error (a failed render is answered with the kept page) and the
+ * simulated database outage of `POST /admin/outage`.
+ */
+describe('sample shop: stale pages (1-second TTL)', () => {
+  /** A little more than the TTL: entries stored before are expired after it. */
+  const PAST_TTL_MS = 1_200;
+
+  describe('with grace (30 s) and stale-if-error (600 s)', () => {
+    let shop: Shop;
+    beforeAll(async () => {
+      shop = await startShop({ cacheTtl: 1 });
+    });
+    afterEach(() => shop.setOutage(false));
+    afterAll(() => shop.app.close());
+
+    it('toggles the outage from the back office, never cached', async () => {
+      for (const down of [true, false]) {
+        const res = await shop.http().post('/admin/outage').send({ down });
+        expect(res.status).toBe(200);
+        expect(res.headers['x-cache']).toBeUndefined();
+        expect(res.body).toEqual({ down });
+        expect((await shop.http().get('/admin/outage')).body).toEqual({ down });
+      }
+      expect((await shop.http().post('/admin/outage').send({ down: 'yes' })).status).toBe(400);
+      expect((await shop.http().post('/admin/outage').send({})).status).toBe(400);
+    });
+
+    it('serves the old pages during an outage, 503 for pages it never stored, fresh ones after', async () => {
+      const stove = await shop.productBySlug('titan-stove');
+      const page = `/product/${stove.slug}`;
+      const category = '/category/camp-kitchen';
+      const oldPage = await expectMissThenHit(shop, page);
+      expect(oldPage).toContain('<p class="price">$69.00</p>');
+      const oldCategory = await expectMissThenHit(shop, category);
+
+      // Changed behind the cache's back (no TypeORM listeners: nothing is evicted), so only a
+      // new render shows it.
+      await shop.setPriceQuietly(stove.id, 74);
+      expect(withoutToken((await shop.get(page)).text)).toBe(withoutToken(oldPage));
+
+      await sleep(PAST_TTL_MS);
+      await shop.setOutage(true);
+      const before = shop.stats();
+      for (let i = 0; i < 3; i++) {
+        // In its grace: STALE, while a background refresh (failing: 503) is attempted. A failed
+        // refresh keeps the entry.
+        const stale = await shop.get(page);
+        expect(stale.status).toBe(200);
+        expect(stale.headers['x-cache']).toBe('STALE');
+        expect(stale.headers['content-type']).toMatch(/^text\/html/);
+        expect(withoutToken(stale.text)).toBe(withoutToken(oldPage));
+        expect(Number(stale.headers.age)).toBeGreaterThanOrEqual(1);
+        const staleCategory = await shop.get(category);
+        expect(staleCategory.status).toBe(200);
+        expect(staleCategory.headers['x-cache']).toBe('STALE');
+        expect(staleCategory.text).toBe(oldCategory);
+        await sleep(50);
+      }
+      // Served in grace, not as a fallback of a failed render in the request itself.
+      expect(shop.stats().stale - before.stale).toBe(6);
+      expect(shop.stats().staleIfError).toBe(before.staleIfError);
+      // Never stored: nothing to fall back on.
+      const cold = await shop.get('/product/long-spork');
+      expect(cold.status).toBe(503);
+      expect(cold.headers['x-cache']).toBe('MISS');
+
+      await shop.setOutage(false);
+      // The first request may still be STALE (it triggers the refresh); then the fresh page.
+      const fresh = await pollUntilHit(shop, page);
+      expect(fresh.status).toBe(200);
+      expect(fresh.text).toContain('<p class="price">$74.00</p>');
+      expect(Number(fresh.headers.age)).toBeLessThanOrEqual(1);
+      expect((await pollUntilHit(shop, category)).status).toBe(200);
+      // The page that answered 503 renders and is stored again.
+      const spork = await shop.get('/product/long-spork');
+      expect(spork.status).toBe(200);
+      expect(spork.text).toContain('<h1>Long Spork</h1>');
+      expect((await pollUntilHit(shop, '/product/long-spork')).status).toBe(200);
+    });
+
+    it('serves an expired page STALE once, refreshing it in the background', async () => {
+      const shoe = await shop.productBySlug('trail-runner-3');
+      const page = `/product/${shoe.slug}`;
+      const oldPage = await expectMissThenHit(shop, page);
+      expect(oldPage).toContain(`<p class="price">$${shoe.price.toFixed(2)}</p>`);
+      await shop.setPriceQuietly(shoe.id, 123.45);
+
+      await sleep(PAST_TTL_MS);
+      const stale = await shop.get(page);
+      expect(stale.status).toBe(200);
+      expect(stale.headers['x-cache']).toBe('STALE');
+      expect(withoutToken(stale.text)).toBe(withoutToken(oldPage));
+
+      const fresh = await pollUntilHit(shop, page);
+      expect(fresh.text).toContain('<p class="price">$123.45</p>');
+      expect(Number(fresh.headers.age)).toBeLessThanOrEqual(1);
+    });
+  });
+
+  describe('without grace, stale-if-error only', () => {
+    let shop: Shop;
+    beforeAll(async () => {
+      shop = await startShop({ cacheTtl: 1, cacheGrace: 0 });
+    });
+    afterEach(() => shop.setOutage(false));
+    afterAll(() => shop.app.close());
+
+    it('answers a failed render with the kept page, and renders anew once the database is back', async () => {
+      const stove = await shop.productBySlug('titan-stove');
+      const page = `/product/${stove.slug}`;
+      const oldPage = await expectMissThenHit(shop, page);
+      await shop.setPriceQuietly(stove.id, 74);
+
+      await sleep(PAST_TTL_MS);
+      await shop.setOutage(true);
+      const before = shop.stats();
+      for (let i = 0; i < 2; i++) {
+        const stale = await shop.get(page);
+        expect(stale.status).toBe(200);
+        expect(stale.headers['x-cache']).toBe('STALE');
+        expect(stale.headers['content-type']).toMatch(/^text\/html/);
+        expect(withoutToken(stale.text)).toBe(withoutToken(oldPage));
+        // The holes are still rendered for every response (a fresh CSRF token).
+        expect(csrfTokenOf(stale.text)).toMatch(/^[0-9a-f]+\.[0-9a-f]+$/);
+      }
+      // Each one rendered, failed, and was answered with the kept entry.
+      expect(shop.stats().staleIfError - before.staleIfError).toBe(2);
+      expect(shop.stats().stale).toBe(before.stale);
+      expect((await shop.get('/product/long-spork')).status).toBe(503);
+
+      await shop.setOutage(false);
+      // No grace: the expired page renders in the request itself.
+      const fresh = await shop.get(page);
+      expect(fresh.status).toBe(200);
+      expect(fresh.headers['x-cache']).toBe('MISS');
+      expect(fresh.text).toContain('<p class="price">$74.00</p>');
+      expect((await shop.get(page)).headers['x-cache']).toBe('HIT');
+    });
+  });
+});
+
+/** A sample shop listening on an ephemeral port of 127.0.0.1, with helpers for the tests. */
+interface Shop {
+  app: NestExpressApplication;
+  http: () => ReturnType<typeof request>;
+  get: (path: string) => request.Test;
+  productBySlug: (slug: string) => Promise<Product>;
+  /** Changes a price without TypeORM listeners: the output cache evicts nothing. */
+  setPriceQuietly: (id: number, price: number) => Promise<void>;
+  setOutage: (down: boolean) => Promise<void>;
+  stats: () => OutputCacheStatsSnapshot;
+}
+
+async function startShop(options: SampleAppOptions): Promise<Shop> {
+  const app = await createSampleApp({
+    database: ':memory:',
+    dbDelayMs: 0,
+    logger: false,
+    ...options,
+  });
+  // One address: the cache key holds the Host header, port included.
+  await app.listen(0, '127.0.0.1');
+  const server = app.getHttpServer();
+  const http = () => request(server);
+  const products = () => app.get(DataSource).getRepository(Product);
+  return {
+    app,
+    http,
+    get: (path) => http().get(path),
+    productBySlug: (slug) => products().findOneByOrFail({ slug }),
+    setPriceQuietly: async (id, price) => {
+      await products()
+        .createQueryBuilder()
+        .update()
+        .set({ price })
+        .where('id = :id', { id })
+        .callListeners(false)
+        .execute();
+    },
+    setOutage: async (down) => {
+      const res = await http().post('/admin/outage').send({ down });
+      expect(res.status).toBe(200);
+    },
+    stats: () => app.get(OutputCacheProvider).stats(),
+  };
+}
+
+/** GETs a page twice: a MISS, then a HIT with the same page (but for the CSRF token). */
+async function expectMissThenHit(shop: Shop, path: string): Promise<string> {
+  const first = await shop.get(path);
+  expect(first.status).toBe(200);
+  expect(first.headers['x-cache']).toBe('MISS');
+  const second = await shop.get(path);
+  expect(second.headers['x-cache']).toBe('HIT');
+  expect(withoutToken(second.text)).toBe(withoutToken(first.text));
+  return first.text;
+}
+
+/** GETs a page until the cache answers HIT (a background refresh stored it), for up to 3 s. */
+async function pollUntilHit(shop: Shop, path: string, timeoutMs = 3_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await shop.get(path);
+    if (res.headers['x-cache'] === 'HIT' || Date.now() > deadline) {
+      expect(res.headers['x-cache']).toBe('HIT');
+      return res;
+    }
+    await sleep(25);
+  }
+}
 
 /** The CSRF token of the page's form (the built-in `AntiForgeryToken` hole). */
 function csrfTokenOf(html: string): string {

@@ -9,6 +9,7 @@ import {
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import type { HoleRef } from '../stores/cache-entry.js';
+import { ownBuffer } from '../stores/own-buffer.js';
 import { type ComponentDefinition, ComponentRegistry } from './component.registry.js';
 
 /** A page split at its holes: static text and holes, in order. */
@@ -79,7 +80,7 @@ export class PageComposer implements ComponentPlacer {
     let text = '';
     const flush = () => {
       if (!text) return;
-      const chunk = Buffer.from(text, 'utf8');
+      const chunk = ownBuffer(text);
       chunks.push(chunk);
       offset += chunk.length;
       text = '';

@@ -29,6 +29,7 @@ import { type RoutePolicy, RoutePolicyResolver } from '../policy/route-policy.re
 import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheStats } from '../provider/output-cache.stats.js';
 import { type CacheEntry, retainUntil } from '../stores/cache-entry.js';
+import { ownBuffer } from '../stores/own-buffer.js';
 import { MemoryOutputCacheStore } from '../stores/memory.store.js';
 import { TieredOutputCacheStore } from '../stores/tiered.store.js';
 import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
@@ -282,7 +283,8 @@ export class OutputCacheInterceptor implements NestInterceptor {
         mergeMap((outcome) => {
           if (outcome && typeof outcome === 'object') {
             this.stats.collapsed++;
-            return this.hit(req, res, outcome, 'HIT', policy);
+            const label = outcome.expiresAt > Date.now() ? 'HIT' : 'STALE';
+            return this.hit(req, res, outcome, label, policy);
           }
           // The render we waited for gave nothing storable (or took too long): render ourselves,
           // and store only if nobody else is rendering this key by now.
@@ -372,7 +374,8 @@ export class OutputCacheInterceptor implements NestInterceptor {
           this.logger.warn(
             `${policy.routeId} ${path} answered ${res.statusCode}: serving the stale entry`,
           );
-          finish?.(undefined);
+          // The waiters get the kept page too, instead of each trying the failing render.
+          finish?.(fallback);
           this.serveOnError(req, res, fallback, policy);
           return;
         }
@@ -383,7 +386,13 @@ export class OutputCacheInterceptor implements NestInterceptor {
         if (captured || !finish) return;
         // Streamed (StreamableFile, @Res() writes) or aborted: nothing to store, never a
         // partial body for the waiters.
-        this.notStored(streamed || res.statusCode === 200 ? 'stream' : 'status', policy, path, key);
+        const reason =
+          streamed || res.statusCode === 200
+            ? 'stream'
+            : res.statusCode >= 500
+              ? 'server-error'
+              : 'status';
+        this.notStored(reason, policy, path, key);
         finish(undefined);
       });
     }
@@ -421,7 +430,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
       return;
     }
     // No components: decide and send at once, the store write goes on behind.
-    const body = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+    const body = typeof raw === 'string' ? ownBuffer(raw) : raw;
     this.storeIfAllowed(
       req,
       res,

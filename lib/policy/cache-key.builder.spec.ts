@@ -7,6 +7,8 @@ const policy: RoutePolicy = {
   routeId: 'Catalog/category',
   cacheable: true,
   ttlMs: 60_000,
+  graceMs: 0,
+  staleIfErrorMs: 0,
   varyBy: ['currency', 'roles'],
   query: undefined,
   tags: undefined,

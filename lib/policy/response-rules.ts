@@ -13,6 +13,8 @@ export function responseNotStoredReason(
   headers: OutgoingHttpHeaders,
   keyHeaders: ReadonlySet<string>,
 ): string | undefined {
+  // An error says nothing about the next answer: not stored, but not remembered either.
+  if (status >= 500) return 'server-error';
   if (status !== 200) return 'status';
   if (headers['set-cookie'] !== undefined) return 'set-cookie';
   const cc = headers['cache-control'];

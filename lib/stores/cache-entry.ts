@@ -72,7 +72,8 @@ export interface CacheEntrySummary {
 
 /** Approximate bytes an entry occupies, for memory bounds. */
 export function entrySize(entry: CacheEntry): number {
-  let size = entry.body.length + entry.key.length * 2 + entry.path.length * 2 + 256;
+  // 640: the entry, headers and tags objects, the LRU's node and the key's index slots.
+  let size = entry.body.length + entry.key.length * 2 + entry.path.length * 2 + 640;
   size += (entry.variants?.gzip?.length ?? 0) + (entry.variants?.br?.length ?? 0);
   for (const [name, value] of Object.entries(entry.headers)) {
     size += name.length + (Array.isArray(value) ? value.join('').length : value.length);

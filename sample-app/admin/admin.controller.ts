@@ -1,4 +1,14 @@
-import { Body, Controller, Delete, Get, Param, ParseIntPipe, Patch } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseIntPipe,
+  Patch,
+  Post,
+} from '@nestjs/common';
 import { AdminService } from './admin.service.js';
 import { UpdateCategoryDto } from './update-category.dto.js';
 import { UpdateProductDto } from './update-product.dto.js';
@@ -38,5 +48,21 @@ export class AdminController {
   @Delete('cache')
   clearCache() {
     return this.admin.clearCache();
+  }
+
+  /**
+   * `POST /admin/outage` with `{ "down": true }` simulates a database outage: every data access
+   * of the shop answers 503 until `{ "down": false }`. Cached pages are served stale meanwhile.
+   */
+  @Post('outage')
+  @HttpCode(200)
+  setOutage(@Body('down') down: unknown) {
+    return this.admin.setOutage(down);
+  }
+
+  /** `{ "down": false }`: whether the simulated outage is on. */
+  @Get('outage')
+  outage() {
+    return this.admin.outage();
   }
 }

@@ -2,6 +2,7 @@ import { BadRequestException, Injectable, NotFoundException } from '@nestjs/comm
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { OutputCacheProvider } from '../../lib/index.js';
+import { DataLatency } from '../common/data-latency.service.js';
 import { SettingsService } from '../common/settings.service.js';
 import { Category } from '../entities/category.entity.js';
 import { Product } from '../entities/product.entity.js';
@@ -23,6 +24,7 @@ export class AdminService {
     @InjectRepository(Category) private readonly categories: Repository<Category>,
     private readonly settings: SettingsService,
     private readonly outputCache: OutputCacheProvider,
+    private readonly database: DataLatency,
   ) {}
 
   async updateProduct(id: number, changes: unknown): Promise<{ product: Product }> {
@@ -59,6 +61,16 @@ export class AdminService {
 
   async clearCache(): Promise<{ evicted: number }> {
     return { evicted: await this.outputCache.invalidateAll() };
+  }
+
+  setOutage(down: unknown): { down: boolean } {
+    if (typeof down !== 'boolean') throw new BadRequestException('"down" must be true or false');
+    this.database.setDown(down);
+    return this.outage();
+  }
+
+  outage(): { down: boolean } {
+    return { down: this.database.down };
   }
 }
 

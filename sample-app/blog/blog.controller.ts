@@ -13,7 +13,7 @@ const dateFormat = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeZon
  * by currency.
  */
 @RouteModule('Blog')
-@Cacheable({ ttl: 600 })
+@Cacheable()
 @Controller('blog')
 export class BlogController {
   constructor(

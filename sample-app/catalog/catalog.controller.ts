@@ -70,11 +70,11 @@ export class CatalogController {
   }
 
   /**
-   * Route id `Catalog/product`; kept five minutes, evicted as soon as the product (or one of its
-   * reviews) changes. The page places two holes, rendered for every visitor even on hits: the
-   * recently viewed products and the review form's CSRF token.
+   * Route id `Catalog/product`; evicted as soon as the product (or one of its reviews) changes.
+   * The page places two holes, rendered for every visitor even on hits: the recently viewed
+   * products and the review form's CSRF token.
    */
-  @Cacheable({ ttl: 300 })
+  @Cacheable()
   @Get('product/:slug')
   @Render('product')
   async product(@Param('slug') slug: string, @Currency() currency: CurrencyCode) {
@@ -110,9 +110,9 @@ export class CatalogController {
 
   /**
    * Route id `Catalog/search`. Only `q` is part of the key; every distinct query is an entry
-   * (bounded by the cache's `maxEntries`/`maxBytes`), kept one minute.
+   * (bounded by the cache's `maxEntries`/`maxBytes`).
    */
-  @Cacheable({ ttl: 60, query: ['q'] })
+  @Cacheable({ query: ['q'] })
   @Get('search')
   @Render('search')
   async search(@Query('q') queryParam: unknown, @Currency() currency: CurrencyCode) {

@@ -59,7 +59,7 @@ export class CatalogService {
       .take(take)
       .getMany();
     // Inserts and deletes evict `Product`, edits of a listed product its own tag. A product
-    // renamed so that it now matches shows up when the entry expires (the route's short ttl).
+    // renamed so that it now matches shows up when the entry expires (the cache's TTL).
     this.displayControl.announceList(Product);
     this.displayControl.announce(products);
     return products;

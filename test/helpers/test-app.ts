@@ -28,13 +28,17 @@ export interface TestApp {
  * A real Nest app on Express, listening on a loopback port (the cache key includes the host
  * and port, so every request must reach the same address).
  */
-export async function createTestApp(metadata: ModuleMetadata): Promise<TestApp> {
+export async function createTestApp(
+  metadata: ModuleMetadata,
+  configure?: (app: NestExpressApplication) => void,
+): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({
     logger: process.env.TEST_LOG ? ['error', 'warn', 'debug', 'log'] : false,
   });
   app.setBaseViewsDir(viewsDir);
   app.setViewEngine('hbs');
+  configure?.(app);
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer();
   return {

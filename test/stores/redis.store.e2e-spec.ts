@@ -12,7 +12,13 @@ describeStoreContract(
   async () => {
     const admin = await connectRedis();
     await deletePrefix(admin, prefix);
-    const store = new RedisOutputCacheStore({ url: REDIS_URL, prefix, cleanupInterval: 0 });
+    // Behaviour, not fail-fast timing (the outage test covers that): generous on a loaded machine.
+    const store = new RedisOutputCacheStore({
+      url: REDIS_URL,
+      prefix,
+      cleanupInterval: 0,
+      redis: { commandTimeout: 5000 },
+    });
     return {
       store,
       writeRaw: async (key, bytes) => {

@@ -1,0 +1,75 @@
+import 'reflect-metadata';
+import { Controller, Get, Query } from '@nestjs/common';
+import {
+  Cacheable,
+  MemoryOutputCacheStore,
+  OutputCacheModule,
+  OUTPUT_CACHE_STORE,
+} from '../lib/index.js';
+import { createTestApp } from './helpers/test-app.js';
+
+@Controller()
+class CatalogController {
+  @Cacheable({ ttl: 600 })
+  @Get('search')
+  search(@Query('q') q = '') {
+    return `<html><body><h1>Results for ${q}</h1><p>${'result '.repeat(300)}</p></body></html>`;
+  }
+}
+
+const MAX_BYTES = 8 * 1024 * 1024;
+
+function memory(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+describe('bounded memory (e2e)', () => {
+  it('100,000 distinct URLs keep the process within maxBytes + 25%', async () => {
+    if (typeof (globalThis as { gc?: unknown }).gc !== 'function') {
+      throw new Error('run with NODE_OPTIONS=--expose-gc (npm test sets it) to measure the heap');
+    }
+    const t = await createTestApp({
+      imports: [
+        // Identity bodies only: the bound is what is measured, not compression time.
+        OutputCacheModule.forRoot({
+          maxBytes: MAX_BYTES,
+          maxEntries: 1_000_000,
+          precompress: false,
+        }),
+      ],
+      controllers: [CatalogController],
+    });
+    try {
+      const { port } = t.app.getHttpServer().address() as { port: number };
+      const base = `http://127.0.0.1:${port}`;
+      const get = (q: string) => fetch(`${base}/search?q=${q}`).then((r) => r.text());
+      for (let i = 0; i < 200; i++) await get(`warm${i}`); // warm the code paths
+      const before = memory();
+      const total = 100_000;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (next < total) {
+            const q = `${(next++).toString(36)}-${Math.random().toString(36).slice(2)}`;
+            await get(q);
+          }
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 200)); // the last stores settle
+      const grown = memory() - before;
+      const store = t.app.get<MemoryOutputCacheStore>(OUTPUT_CACHE_STORE);
+      const entries = await store.count();
+      console.log(
+        `100,000 URLs: ${entries} entries kept, store ${(store.calculatedSize / 1048576).toFixed(1)} MiB, ` +
+          `heap + buffers grew ${(grown / 1048576).toFixed(1)} MiB (bound ${((MAX_BYTES * 1.25) / 1048576).toFixed(1)} MiB)`,
+      );
+      expect(store.calculatedSize).toBeLessThanOrEqual(MAX_BYTES);
+      expect(entries).toBeLessThan(total);
+      expect(grown).toBeLessThanOrEqual(MAX_BYTES * 1.25);
+    } finally {
+      await t.close();
+    }
+  }, 180_000);
+});
