@@ -44,6 +44,19 @@ import { etagMatches, pickVariant, precompress, strongEtag, writeNotModified } f
 
 type Finish = (entry: CacheEntry | undefined) => void;
 
+/** A render that may be stored: the request, its key and policy, and what it collected. */
+interface RenderJob {
+  req: any;
+  res: ExpressLikeResponse;
+  key: string;
+  path: string;
+  policy: RoutePolicy;
+  ctx: OutputCacheRequestContext;
+  /** The response's headers before the route ran (a middleware's, set again on every hit). */
+  headersBefore: Record<string, unknown>;
+  finish: Finish;
+}
+
 /** Header of the loopback request that refreshes a stale entry (with a per-process secret). */
 const REFRESH_HEADER = 'x-output-cache-refresh';
 
@@ -380,7 +393,11 @@ export class OutputCacheInterceptor implements NestInterceptor {
           return;
         }
         if (!finish) return send(body);
-        this.onRenderedBody(req, res, key, path, policy, ctx, headersBefore, body, finish, send);
+        this.onRenderedBody(
+          { req, res, key, path, policy, ctx, headersBefore, finish },
+          body,
+          send,
+        );
       });
       res.once('close', () => {
         if (captured || !finish) return;
@@ -407,74 +424,37 @@ export class OutputCacheInterceptor implements NestInterceptor {
   }
 
   private onRenderedBody(
-    req: any,
-    res: ExpressLikeResponse,
-    key: string,
-    path: string,
-    policy: RoutePolicy,
-    ctx: OutputCacheRequestContext,
-    headersBefore: Record<string, unknown>,
+    job: RenderJob,
     raw: Buffer | string,
-    finish: Finish,
     send: (body: Buffer | string) => void,
   ): void {
+    const { ctx, policy } = job;
     if (typeof raw === 'string' && ctx.token !== undefined) {
-      this.composeAndStore(req, res, key, path, policy, ctx, headersBefore, raw, finish).then(
-        send,
-        (error: unknown) => {
-          this.logger.error(`composing ${policy.routeId} failed: ${String(error)}`);
-          finish(undefined);
-          send(raw.replace(new RegExp(`<!--oc:${ctx.token}:\\d+-->`, 'g'), ''));
-        },
-      );
+      this.composeAndStore(job, raw).then(send, (error: unknown) => {
+        this.logger.error(`composing ${policy.routeId} failed: ${String(error)}`);
+        job.finish(undefined);
+        send(raw.replace(new RegExp(`<!--oc:${ctx.token}:\\d+-->`, 'g'), ''));
+      });
       return;
     }
     // No components: decide and send at once, the store write goes on behind.
     const body = typeof raw === 'string' ? ownBuffer(raw) : raw;
-    this.storeIfAllowed(
-      req,
-      res,
-      key,
-      path,
-      policy,
-      ctx,
-      headersBefore,
-      { body, holes: [] },
-      finish,
-    );
+    this.storeIfAllowed(job, { body, holes: [] });
     // The bytes already made: Express would encode the string a second time.
     send(body);
   }
 
   /** Resolves the components of a page, stores it when allowed, and fills its holes. */
-  private async composeAndStore(
-    req: any,
-    res: ExpressLikeResponse,
-    key: string,
-    path: string,
-    policy: RoutePolicy,
-    ctx: OutputCacheRequestContext,
-    headersBefore: Record<string, unknown>,
-    raw: string,
-    finish: Finish,
-  ): Promise<Buffer> {
+  private async composeAndStore(job: RenderJob, raw: string): Promise<Buffer> {
+    const { ctx } = job;
     const parts = await outputCacheContext.run(ctx, () => this.composer.compose(ctx, raw, true));
     const page = this.composer.toStored(parts);
-    this.storeIfAllowed(req, res, key, path, policy, ctx, headersBefore, page, finish);
+    this.storeIfAllowed(job, page);
     return outputCacheContext.run(ctx, () => this.composer.fill(ctx, page, parts));
   }
 
-  private storeIfAllowed(
-    req: any,
-    res: ExpressLikeResponse,
-    key: string,
-    path: string,
-    policy: RoutePolicy,
-    ctx: OutputCacheRequestContext,
-    headersBefore: Record<string, unknown>,
-    page: ComposedPage,
-    finish: Finish,
-  ): void {
+  private storeIfAllowed(job: RenderJob, page: ComposedPage): void {
+    const { req, res, key, path, policy, ctx, headersBefore, finish } = job;
     const headers = res.getHeaders();
     let reason = ctx.uncacheable
       ? (ctx.uncacheableReason ?? 'marked-uncacheable')
