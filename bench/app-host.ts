@@ -72,7 +72,10 @@ class ServerProcess {
 
   async close(): Promise<void> {
     if (this.child.exitCode === null && this.child.connected) {
-      await this.request({ type: 'close' }).catch(() => undefined);
+      // A failed cleanup (a store's keys or tables left behind) is said, not fatal.
+      await this.request({ type: 'close' }).catch((error: Error) =>
+        console.error(`  [!] closing a bench server: ${error.message.split('\n')[0]}`),
+      );
     }
     const timer = setTimeout(() => this.child.kill(), 10_000);
     await this.exited;

@@ -99,7 +99,9 @@ async function timeEviction(
     result.fillMs.push(performance.now() - filling);
     const stored = await store.count();
     if (stored !== options.evictEntries) {
-      result.problems.push(`repeat ${repeat + 1}: ${stored} entries stored, expected ${options.evictEntries}`);
+      result.problems.push(
+        `repeat ${repeat + 1}: ${stored} entries stored, expected ${options.evictEntries}`,
+      );
     }
     gc();
     const start = performance.now();
@@ -135,7 +137,9 @@ async function evictionResults(options: InvalidationOptions): Promise<EvictionRe
   const viaProvider = new MemoryOutputCacheStore(memoryOptions);
   @Module({ imports: [OutputCacheModule.forRoot({ store: viaProvider })] })
   class ProviderBenchModule {}
-  const context = await NestFactory.createApplicationContext(ProviderBenchModule, { logger: false });
+  const context = await NestFactory.createApplicationContext(ProviderBenchModule, {
+    logger: false,
+  });
   try {
     const provider = context.get(OutputCacheProvider);
     results.push(
@@ -224,16 +228,21 @@ class ProductPageController {
   }
 }
 
-const database = () =>
+/** A SQLite database in memory; `name` keeps (A)'s DataSource apart from the default one. */
+const database = (name?: string) =>
   TypeOrmModule.forRoot({
+    name,
     type: 'better-sqlite3',
     database: ':memory:',
     entities: [Product],
     synchronize: true,
   });
 
+/** The DataSource name of (A). */
+const WITHOUT_CACHE = 'without-cache';
+
 /** (A) TypeORM alone. */
-@Module({ imports: [database(), TypeOrmModule.forFeature([Product])] })
+@Module({ imports: [database(WITHOUT_CACHE), TypeOrmModule.forFeature([Product], WITHOUT_CACHE)] })
 class WithoutCacheModule {}
 
 /** (B) TypeORM and the output cache (its observer hooks into the DataSource by itself). */
@@ -262,14 +271,21 @@ interface WriteSetup {
   problems: string[];
 }
 
-async function createSetup(label: string, module: Type, pages: number): Promise<WriteSetup> {
+async function createSetup(
+  label: string,
+  module: Type,
+  pages: number,
+  dataSourceName?: string,
+): Promise<WriteSetup> {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     logger: false,
     abortOnError: false,
   });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
-  const repository = app.get<Repository<Product>>(getRepositoryToken(Product), { strict: false });
+  const repository = app.get<Repository<Product>>(getRepositoryToken(Product, dataSourceName), {
+    strict: false,
+  });
   return {
     label,
     app,
@@ -335,8 +351,8 @@ async function fillPages(setup: WriteSetup): Promise<void> {
 }
 
 /**
- * Saves (updates) product `n` of the setup, timed; with cached pages, checks that its page
- * went and caches it again (untimed) so that the count stays the same.
+ * Saves (updates) product `n` of the setup, timed; with cached pages, checks that the save
+ * evicted its page (the caller caches it again between saves, untimed).
  */
 async function save(setup: WriteSetup, n: number, record: boolean): Promise<void> {
   const product = setup.products[n % setup.products.length];
@@ -345,25 +361,27 @@ async function save(setup: WriteSetup, n: number, record: boolean): Promise<void
   const start = performance.now();
   await setup.repository.save(product);
   const ms = performance.now() - start;
-  if (!record) {
-    if (setup.pages > 0) await get(`${setup.base}/product/${product.id}`);
-    return;
-  }
+  if (!record) return;
   setup.timesMs.push(ms);
-  if (setup.pages > 0) {
-    const after = await setup.provider!.count();
-    setup.evicted.push(before - after);
-    const label = await get(`${setup.base}/product/${product.id}`);
-    if (label !== 'MISS' && setup.problems.length < 5) {
-      setup.problems.push(`page of product ${product.id} after its save: X-Cache ${label}`);
-    }
+  if (setup.pages > 0) setup.evicted.push(before - (await setup.provider!.count()));
+}
+
+/** Caches the page of product `n` again after its save evicted it (it must be a miss). */
+async function refill(setup: WriteSetup, n: number): Promise<void> {
+  if (setup.pages === 0) return;
+  const product = setup.products[n % setup.products.length];
+  const label = await get(`${setup.base}/product/${product.id}`);
+  if (label !== 'MISS' && setup.problems.length < 5) {
+    setup.problems.push(`page of product ${product.id} after its save: X-Cache ${label}`);
   }
 }
 
 function stats(values: number[]): LatencyStats {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) =>
-    sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+    sorted.length === 0
+      ? NaN
+      : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
   return {
     count: sorted.length,
     mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
@@ -377,7 +395,7 @@ function stats(values: number[]): LatencyStats {
 async function writeLatency(options: InvalidationOptions): Promise<WriteLatencyResult> {
   const pages = options.pages;
   const setups = [
-    await createSetup('(A) TypeORM, no OutputCacheModule', WithoutCacheModule, 0),
+    await createSetup('(A) TypeORM, no OutputCacheModule', WithoutCacheModule, 0, WITHOUT_CACHE),
     await createSetup('(B0) with OutputCacheModule, no page cached', WithCacheModule, 0),
     await createSetup(`(B) with OutputCacheModule, ${pages} pages cached`, WithCacheModule, pages),
   ];
@@ -389,14 +407,19 @@ async function writeLatency(options: InvalidationOptions): Promise<WriteLatencyR
     if (setups[0].provider) setups[0].problems.push('the app without the module has a cache');
 
     // Warm-up (JIT, statement caches), then the timed saves, interleaved and in turns so that
-    // drift and GC weigh on every setup alike.
-    for (let n = 0; n < options.saveWarmup; n++) for (const s of setups) await save(s, n, false);
+    // drift and GC weigh on every setup alike. The evicted page is cached again after each
+    // turn, so that whichever setup comes next follows the same untimed work.
+    const turn = async (n: number, record: boolean) => {
+      for (let j = 0; j < setups.length; j++) {
+        await save(setups[(n + j) % setups.length], n, record);
+      }
+      for (const s of setups) await refill(s, n);
+    };
+    for (let n = 0; n < options.saveWarmup; n++) await turn(n, false);
     gc();
     log(`  writes: ${options.saves} timed saves per setup`);
-    for (let n = 0; n < options.saves; n++) {
-      for (let j = 0; j < setups.length; j++) {
-        await save(setups[(n + j) % setups.length], options.saveWarmup + n, true);
-      }
+    for (let n = options.saveWarmup; n < options.saveWarmup + options.saves; n++) {
+      await turn(n, true);
     }
     const results: WriteResult[] = setups.map((s) => ({
       label: s.label,

@@ -1,5 +1,6 @@
-import { PAGE_HTML } from './fixtures.js';
+import { HOLES, PAGE_HTML } from './fixtures.js';
 import type { Scenario } from './scenario.js';
+import { PG_PROCESSES, processCpuMicros, REDIS_PROCESSES } from './services.js';
 
 /** Every page response must carry (nearly) the whole 20 KB page. */
 const PAGE_BYTES = Buffer.byteLength(PAGE_HTML);
@@ -7,8 +8,8 @@ const PAGE_BYTES = Buffer.byteLength(PAGE_HTML);
 let missCounter = 0;
 
 /**
- * The scenarios, in run order (odd rounds run them in reverse). Add one here, with its app in
- * `apps.ts` if none fits, and a target in `TARGETS` if it has one.
+ * The scenarios of the `http` group, in run order (odd rounds run them in reverse). Add one here,
+ * with its app in `apps.ts` if none fits, and a target in `TARGETS` if it has one.
  */
 export const SCENARIOS: Scenario[] = [
   {
@@ -67,11 +68,11 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
-/** A ratio of two scenarios' req/s that must reach `min`. */
+/** A ratio of two scenarios' req/s that must reach `min` (without `min`: reported only). */
 export interface Target {
   numerator: string;
   denominator: string;
-  min: number;
+  min?: number;
   label: string;
 }
 
@@ -79,4 +80,129 @@ export const TARGETS: Target[] = [
   { numerator: 'd', denominator: 'a', min: 1.0, label: 'hit vs uncached baseline string' },
   { numerator: 'd', denominator: 'c', min: 1.0, label: 'hit vs @nestjs/cache-manager hit' },
   { numerator: 'e', denominator: 'b', min: 0.95, label: 'miss within 5% of uncached render' },
+];
+
+/** Issue 3: donut holes. The same ~20 KB page, in one app with three view components. */
+export const HOLES_SCENARIOS: Scenario[] = [
+  {
+    id: 'f0',
+    title: 'hit without holes: @Cacheable() @Render() page (the (d) of this app)',
+    app: 'holes',
+    path: '/holes/plain',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
+    id: 'f',
+    title: 'hit with 3 holes: the same page, 3 trivial view components rendered per hit',
+    app: 'holes',
+    path: '/holes/cached',
+    expect: {
+      headers: { 'x-cache': 'HIT' },
+      minBytes: PAGE_BYTES,
+      bodyIncludes: HOLES.map((h) => h.text),
+    },
+    cache: 'hit',
+  },
+  {
+    id: 'fb',
+    title: 'uncached @Render() of the page with the 3 holes (no @Cacheable)',
+    app: 'holes',
+    path: '/holes/render',
+    expect: {
+      headers: { 'x-cache': null },
+      minBytes: PAGE_BYTES,
+      bodyIncludes: HOLES.map((h) => h.text),
+    },
+    note:
+      'holes are @ViewComponent() providers whose render() returns a short constant, placed ' +
+      'with {{{component "HoleN"}}} (registerHandlebarsHelpers on the hbs module); f0 is the ' +
+      'same page without the component calls, in the same app.',
+  },
+];
+
+export const HOLES_TARGETS: Target[] = [
+  { numerator: 'f', denominator: 'f0', min: 0.8, label: 'hit with 3 holes vs hit without holes' },
+  { numerator: 'f', denominator: 'fb', label: 'hit with 3 holes vs uncached render with holes' },
+];
+
+const redisCpu = () => processCpuMicros(REDIS_PROCESSES);
+const pgCpu = () => processCpuMicros(PG_PROCESSES);
+
+/** A hit of the (d) page served from one store. */
+function storeHit(id: string, title: string, app: Scenario['app'], extra: Partial<Scenario> = {}) {
+  const scenario: Scenario = {
+    id,
+    title,
+    app,
+    path: '/cached',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+    ...extra,
+  };
+  return scenario;
+}
+
+/** Issue 5: the hit of the same 20 KB page per store, each in its own app. */
+export const STORE_SCENARIOS: Scenario[] = [
+  storeHit('mem', 'memory store (default)', 'store-memory'),
+  storeHit('tiered', 'tiered store (memory L1 + Redis L2)', 'store-tiered', {
+    serviceCpu: redisCpu,
+  }),
+  storeHit('redis', 'Redis store', 'store-redis', { serviceCpu: redisCpu }),
+  storeHit('sqlite', 'TypeORM store on SQLite (better-sqlite3, temp file)', 'store-sqlite'),
+  storeHit('pg', 'TypeORM store on PostgreSQL', 'store-postgres', { serviceCpu: pgCpu }),
+];
+
+export const STORE_TARGETS: Target[] = [
+  { numerator: 'tiered', denominator: 'mem', min: 0.95, label: 'tiered store hit vs memory' },
+  { numerator: 'redis', denominator: 'mem', min: 0.6, label: 'Redis store hit vs memory' },
+  {
+    numerator: 'sqlite',
+    denominator: 'mem',
+    min: 0.5,
+    label: 'TypeORM SQLite store hit vs memory',
+  },
+  { numerator: 'pg', denominator: 'mem', label: 'TypeORM PostgreSQL store hit vs memory' },
+];
+
+/** A table of HTTP scenarios measured together, with ratios to one of them. */
+export interface HttpGroup {
+  id: string;
+  title: string;
+  /** The scenario every ratio of the table is to. */
+  reference: string;
+  scenarios: Scenario[];
+  targets: Target[];
+  /** Printed under the table. */
+  note?: string;
+}
+
+export const HTTP_GROUPS: HttpGroup[] = [
+  {
+    id: 'http',
+    title: 'Hits and misses against baselines',
+    reference: 'a',
+    scenarios: SCENARIOS,
+    targets: TARGETS,
+  },
+  {
+    id: 'holes',
+    title: 'Donut holes (issue 3)',
+    reference: 'f0',
+    scenarios: HOLES_SCENARIOS,
+    targets: HOLES_TARGETS,
+  },
+  {
+    id: 'stores',
+    title: 'Stores (issue 5): hits of the 20 KB page per store',
+    reference: 'mem',
+    scenarios: STORE_SCENARIOS,
+    targets: STORE_TARGETS,
+    note:
+      'service CPU: the CPU time of the Redis or PostgreSQL server processes over the run (all ' +
+      'of them on this machine), not counted as other load; SQLite runs inside the app process. ' +
+      'Redis keys under bench:{pid}:, PostgreSQL tables bench_{pid}_* in schema oc_bench, all ' +
+      'removed afterwards.',
+  },
 ];

@@ -40,12 +40,16 @@ export async function checkRedis(url = REDIS_URL): Promise<void> {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  client.on('error', () => undefined);
+  // The connection's own error (ECONNREFUSED…) says more than the failed command's.
+  let connectionError: unknown;
+  client.on('error', (error: unknown) => (connectionError ??= error));
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new Error(`Redis at ${where(url)} is not reachable: ${message(error)}`);
+    throw new Error(
+      `Redis at ${where(url)} is not reachable: ${message(connectionError ?? error)}`,
+    );
   } finally {
     client.disconnect();
   }
@@ -87,7 +91,8 @@ export async function dropPgTables(
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   await client.connect();
   try {
-    for (const table of tables) await client.query(`DROP TABLE IF EXISTS "${PG_SCHEMA}"."${table}"`);
+    for (const table of tables)
+      await client.query(`DROP TABLE IF EXISTS "${PG_SCHEMA}"."${table}"`);
     // RESTRICT: another run may have put tables there meanwhile; then the schema stays.
     if (dropSchema) {
       await client.query(`DROP SCHEMA IF EXISTS "${PG_SCHEMA}" RESTRICT`).catch(() => undefined);

@@ -74,7 +74,8 @@ export async function createBenchStore(kind: StoreKind): Promise<BenchStore> {
         synchronize: true,
       });
       const removeFiles = () => {
-        for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+        for (const suffix of ['', '-journal', '-wal', '-shm'])
+          rmSync(file + suffix, { force: true });
       };
       try {
         await store.init();

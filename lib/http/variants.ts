@@ -28,7 +28,9 @@ export async function precompress(entry: CacheEntry): Promise<void> {
     gzip(entry.body, { level: 6 }),
     brotli(entry.body, {
       params: {
-        [zlib.constants.BROTLI_PARAM_QUALITY]: 9,
+        // Quality 4: about 0.2 ms for 20 KB (quality 9 costs 5 ms, and stores of a miss storm
+        // would queue behind it), still well below gzip's size.
+        [zlib.constants.BROTLI_PARAM_QUALITY]: 4,
         [zlib.constants.BROTLI_PARAM_SIZE_HINT]: entry.body.length,
       },
     }),
