@@ -103,15 +103,26 @@ export class PageComposer implements ComponentPlacer {
    * Renders the holes of a page (concurrently) and returns the whole body. Holes of a stored page
    * get their arguments back from JSON; those of a page being rendered get the live ones.
    */
-  async fill(ctx: OutputCacheRequestContext, page: ComposedPage, live?: Part[]): Promise<Buffer> {
+  fill(
+    ctx: OutputCacheRequestContext,
+    page: ComposedPage,
+    live?: Part[],
+  ): Buffer | Promise<Buffer> {
     if (page.holes.length === 0) return page.body;
     const liveHoles = live?.filter((p) => typeof p !== 'string');
-    const outputs = await Promise.all(
-      page.holes.map((hole, i) => {
-        const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
-        return this.renderDeep(ctx, hole.name, args, 1, hole.json === true);
-      }),
-    );
+    let pending = false;
+    const outputs = page.holes.map((hole, i) => {
+      const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
+      const output = this.renderHole(ctx, hole.name, args, hole.json === true);
+      if (typeof output !== 'string') pending = true;
+      return output;
+    });
+    // Holes that render synchronously (the common case) cost no promise at all.
+    if (!pending) return this.assemble(page, outputs as string[]);
+    return Promise.all(outputs).then((done) => this.assemble(page, done));
+  }
+
+  private assemble(page: ComposedPage, outputs: string[]): Buffer {
     const chunks: Buffer[] = [];
     let last = 0;
     page.holes.forEach((hole, i) => {
@@ -120,6 +131,32 @@ export class PageComposer implements ComponentPlacer {
     });
     chunks.push(page.body.subarray(last));
     return Buffer.concat(chunks);
+  }
+
+  /**
+   * A hole's output: synchronously when its component answers a string that places nothing,
+   * else through the full (async) path with timeout, fallback and nested components.
+   */
+  private renderHole(
+    ctx: OutputCacheRequestContext,
+    name: string,
+    args: unknown,
+    json: boolean,
+  ): string | Promise<string> {
+    const def = this.registry.get(name);
+    let quick: unknown;
+    try {
+      quick = def.instance.render(args ?? {}, { req: ctx.req, res: ctx.res, routeId: ctx.routeId });
+    } catch (error) {
+      this.logger.error(
+        `component ${def.name} failed on ${ctx.routeId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return json ? jsonStringContent(def.fallback) : def.fallback;
+    }
+    if (typeof quick === 'string' && !quick.includes(MARKER_PREFIX)) {
+      return json ? jsonStringContent(quick) : quick;
+    }
+    return this.renderDeep(ctx, name, args, 1, json, quick);
   }
 
   /** Renders one component now, with every component it places, for code that can await. */
@@ -168,9 +205,10 @@ export class PageComposer implements ComponentPlacer {
     args: unknown,
     depth: number,
     json: boolean,
+    started?: unknown,
   ): Promise<string> {
     const def = this.registry.get(name);
-    const html = await this.renderOne(ctx, def, args, false);
+    const html = await this.renderOne(ctx, def, args, false, started);
     const parts = await this.resolve(
       ctx,
       json ? jsonStringContent(html) : html,
@@ -187,14 +225,16 @@ export class PageComposer implements ComponentPlacer {
     def: ComponentDefinition,
     args: unknown,
     forStorage: boolean,
+    started?: unknown,
   ): Promise<string> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      const rendered = def.instance.render(args ?? {}, {
-        req: ctx.req,
-        res: ctx.res,
-        routeId: ctx.routeId,
-      });
+      const rendered = (started ??
+        def.instance.render(args ?? {}, {
+          req: ctx.req,
+          res: ctx.res,
+          routeId: ctx.routeId,
+        })) as string | Promise<string>;
       const html =
         typeof rendered === 'string'
           ? rendered

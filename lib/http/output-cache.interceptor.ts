@@ -110,6 +110,8 @@ export class OutputCacheInterceptor implements NestInterceptor {
   readonly breaker: CircuitBreaker;
   /** Keys that answered uncacheable a moment ago (hit-for-miss). */
   private readonly hitForMiss: LRUCache<string, true>;
+  /** Keys whose variants are being made. */
+  private readonly compressing = new Set<string>();
   /** Keys whose stale entry is being refreshed in the background. */
   private readonly refreshing = new Set<string>();
   private readonly refreshToken = randomBytes(18).toString('base64url');
@@ -506,26 +508,24 @@ export class OutputCacheInterceptor implements NestInterceptor {
       entry.etag = strongEtag(page.body);
       res.setHeader('ETag', entry.etag);
     }
-    const ready = !hasHoles && this.options.precompress ? precompress(entry) : Promise.resolve();
-    ready
-      .then(() => this.guarded(() => this.store.set(entry), 'set'))
-      .then(
-        async () => {
-          // An eviction that ran while the write was on its way did not see the entry.
-          if (this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
-            await this.store.delete(key).catch((error) => this.storeFailed('delete', error));
-            this.notStored('evicted-during-render', policy, path);
-            finish(undefined);
-            return;
-          }
-          this.stats.stored++;
-          finish(entry);
-        },
-        (error) => {
-          this.storeFailed('set', error);
-          finish(entry);
-        },
-      );
+    // Compressed variants come with the first hit (precompressLater): a miss costs a render.
+    this.guarded(() => this.store.set(entry), 'set').then(
+      async () => {
+        // An eviction that ran while the write was on its way did not see the entry.
+        if (this.evictions.evictedSince(ctx.startedAt, key, path, tags)) {
+          await this.store.delete(key).catch((error) => this.storeFailed('delete', error));
+          this.notStored('evicted-during-render', policy, path);
+          finish(undefined);
+          return;
+        }
+        this.stats.stored++;
+        finish(entry);
+      },
+      (error) => {
+        this.storeFailed('set', error);
+        finish(entry);
+      },
+    );
   }
 
   /** The tags stored with an entry: the route's, the route options' and the announced ones. */
@@ -549,6 +549,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
     const isHead = req.method === 'HEAD';
     const age = String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000)));
     if (!entry.holes || entry.holes.length === 0) {
+      if (this.options.precompress && !entry.variants) this.precompressLater(entry);
       const variant = pickVariant(entry, req.headers['accept-encoding']);
       const inm = req.headers['if-none-match'];
       if (inm !== undefined && entry.etag && etagMatches(inm, variant.etag)) {
@@ -567,15 +568,45 @@ export class OutputCacheInterceptor implements NestInterceptor {
     const extra: Record<string, string> = this.options.headers
       ? { [X_CACHE_HEADER]: label, Age: age }
       : {};
-    const ctx = this.contextFor(req, res, policy, false, entry.routeId);
+    const ctx = new OutputCacheRequestContext(false, req, res, entry.routeId);
+    ctx.composer = this.composer;
     const page = { body: entry.body, holes: entry.holes };
-    return from(outputCacheContext.run(ctx, () => this.composer.fill(ctx, page))).pipe(
-      map((body) => {
-        extra['content-length'] = String(body.length);
-        writeEntry(res, isHead, entry.status, entry.headers, body, extra);
-        return undefined;
-      }),
-    );
+    const write = (body: Buffer) => {
+      extra['content-length'] = String(body.length);
+      writeEntry(res, isHead, entry.status, entry.headers, body, extra);
+      return undefined;
+    };
+    const filled = outputCacheContext.run(ctx, () => this.composer.fill(ctx, page));
+    // Holes that answered synchronously: the page is written in this very tick.
+    return Buffer.isBuffer(filled) ? of(write(filled)) : from(filled).pipe(map(write));
+  }
+
+  /**
+   * Makes the gzip and brotli variants of an entry once, on its first hit, off the event loop,
+   * and stores the entry again with them. Waiting for a first hit spares the CPU for pages
+   * requested once (most entries of a crawl or a cache-busting flood): a miss costs no more
+   * than a render. Until the variants exist, hits are served as they are.
+   */
+  private precompressLater(entry: CacheEntry): void {
+    if (this.compressing.has(entry.key)) return;
+    this.compressing.add(entry.key);
+    const since = this.evictions.now();
+    const copy: CacheEntry = { ...entry };
+    precompress(copy)
+      .then(async () => {
+        if (
+          !copy.variants ||
+          this.evictions.evictedSince(since, entry.key, entry.path, entry.tags)
+        ) {
+          return;
+        }
+        // Only if the entry is still the one we compressed (not replaced nor evicted meanwhile).
+        const current = this.syncLookup?.(entry.key) ?? (await this.safeGet(entry.key));
+        if (current?.createdAt !== entry.createdAt) return;
+        await this.guarded(() => this.store.set(copy), 'set');
+      })
+      .catch((error: unknown) => this.storeFailed('set', error))
+      .finally(() => this.compressing.delete(entry.key));
   }
 
   /** Stale-if-error: the render failed; answer with the kept entry instead. */
