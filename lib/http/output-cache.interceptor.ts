@@ -543,7 +543,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
     res: ExpressLikeResponse,
     entry: CacheEntry,
     label: string,
-    policy?: RoutePolicy,
+    _policy?: RoutePolicy,
   ): Observable<unknown> {
     this.stats.hits++;
     const isHead = req.method === 'HEAD';
