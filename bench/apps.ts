@@ -6,11 +6,13 @@ import {
   Get,
   Injectable,
   Module,
+  Query,
   Render,
   type Type,
   UseInterceptors,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import compression from 'compression';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import hbs from 'hbs';
 import {
@@ -20,7 +22,15 @@ import {
   ViewComponent,
   type ViewComponentRenderer,
 } from '../lib/index.js';
-import { HOLES, HOLES_VIEW, PAGE_HTML, PAGE_VIEW, pageViewModel, viewsDir } from './fixtures.js';
+import {
+  AVAILABILITY,
+  HOLES,
+  HOLES_VIEW,
+  PAGE_HTML,
+  PAGE_VIEW,
+  pageViewModel,
+  viewsDir,
+} from './fixtures.js';
 import { createBenchStore, type StoreKind } from './stores.js';
 
 /** The uncached routes: the page as a constant string, and the page rendered from its view. */
@@ -153,6 +163,66 @@ class HolesController {
 })
 class HolesBenchModule {}
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** How many times each availability route rendered in this process (read at `/av/renders`). */
+const availabilityRenders = { swr: 0, page: 0, slow: 0, slowByKey: new Map<string, number>() };
+
+/** Issue 6: grace (stale-while-revalidate), precompressed hits, 304s and collapsed renders. */
+@Controller('av')
+class AvailabilityController {
+  /** The page with a 1 s TTL and 60 s grace, rendered in 500 ms (a slow backend). */
+  @Cacheable({ ttl: AVAILABILITY.swrTtl, grace: AVAILABILITY.swrGrace })
+  @Get('swr')
+  @Render(PAGE_VIEW)
+  async swr() {
+    availabilityRenders.swr++;
+    await sleep(AVAILABILITY.swrRenderMs);
+    return pageViewModel();
+  }
+
+  /** The same page with a long TTL: plain hits, identity, gzip, br and 304. */
+  @Cacheable({ ttl: 3600 })
+  @Get('page')
+  @Render(PAGE_VIEW)
+  page() {
+    availabilityRenders.page++;
+    return pageViewModel();
+  }
+
+  /** The page rendered in 200 ms, one key per `?k=`: concurrent cold requests collapse. */
+  @Cacheable({ ttl: 3600 })
+  @Get('slow')
+  @Render(PAGE_VIEW)
+  async slow(@Query('k') key: string) {
+    availabilityRenders.slow++;
+    availabilityRenders.slowByKey.set(key, (availabilityRenders.slowByKey.get(key) ?? 0) + 1);
+    await sleep(AVAILABILITY.collapseRenderMs);
+    return pageViewModel();
+  }
+
+  /** Debug (not cacheable): the render counters; with `?k=`, also that key's as `key`. */
+  @Get('renders')
+  renders(@Query('k') key?: string): Record<string, number> {
+    const { swr, page, slow, slowByKey } = availabilityRenders;
+    return { swr, page, slow, ...(key ? { key: slowByKey.get(key) ?? 0 } : {}) };
+  }
+}
+
+/** The availability app: the output cache (memory store, precompression on by default). */
+@Module({
+  imports: [OutputCacheModule.forRoot({ defaultTtl: 3600 })],
+  controllers: [AvailabilityController],
+})
+class AvailabilityBenchModule {}
+
+/** The same, plus the uncached page as a string, for the app behind `compression()`. */
+@Module({
+  imports: [OutputCacheModule.forRoot({ defaultTtl: 3600 })],
+  controllers: [PageController, AvailabilityController],
+})
+class CompressionBenchModule {}
+
 /** Creates a quiet Express app with the `hbs` views set up as in production (view cache on). */
 async function createApp(module: Type | DynamicModule): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(module, {
@@ -176,6 +246,16 @@ async function createApp(module: Type | DynamicModule): Promise<NestExpressAppli
 async function createHolesApp(): Promise<NestExpressApplication> {
   registerHandlebarsHelpers(hbs);
   return createApp(HolesBenchModule);
+}
+
+/**
+ * An app behind the `compression` middleware (defaults: gzip level 6, 1 KB threshold), as an
+ * application without precompressed entries would compress its pages.
+ */
+async function createCompressionApp(): Promise<NestExpressApplication> {
+  const app = await createApp(CompressionBenchModule);
+  app.use(compression());
+  return app;
 }
 
 /** Cleanups of the store apps of this process, run when the app closes. */
@@ -251,6 +331,11 @@ export const APPS = {
   'store-redis': storeApp('redis'),
   'store-sqlite': storeApp('sqlite'),
   'store-postgres': storeApp('postgres'),
+  availability: {
+    create: () => createApp(AvailabilityBenchModule),
+    prime: ['/av/page', '/av/swr'],
+  },
+  compression: { create: createCompressionApp, prime: ['/av/page'] },
 } satisfies Record<string, BenchApp>;
 
 export type AppName = keyof typeof APPS;

@@ -16,6 +16,18 @@ export const HOLES: readonly { name: string; text: string }[] = [
   { name: 'Hole3', text: '<p class="recent">No recently viewed products</p>' },
 ];
 
+/** The timings of the availability group (issue 6). */
+export const AVAILABILITY = {
+  /** TTL of the stale-while-revalidate page, s. */
+  swrTtl: 1,
+  /** Its grace, s. */
+  swrGrace: 60,
+  /** How long its render takes (a timer: a slow backend, not CPU), ms. */
+  swrRenderMs: 500,
+  /** How long a render of the collapse page takes, ms. */
+  collapseRenderMs: 200,
+} as const;
+
 /** Products in the view model: tuned so that the page is about 20 KB. */
 const PRODUCT_COUNT = 41;
 

@@ -7,7 +7,10 @@
  * - `holes`: a hit with three donut holes against a hit without, and the uncached render;
  * - `stores`: the hit per store (memory, tiered, Redis, TypeORM on SQLite and PostgreSQL);
  * - `invalidation`: timings measured in-process, not HTTP: evicting a tag of 10,000 entries, and
- *   the latency the output cache adds to a TypeORM write.
+ *   the latency the output cache adds to a TypeORM write;
+ * - `availability`: stale-while-revalidate p99 against plain hits, gzip/brotli hits against
+ *   identity hits and against the `compression` middleware, 304s, and render collapsing (200
+ *   concurrent cold requests, one render); see `availability.ts`.
  *
  * Env: BENCH_GROUPS (above), BENCH_DURATION (s, default 10), BENCH_WARMUP (s, default 2),
  * BENCH_CONNECTIONS (50), BENCH_PIPELINING (1), BENCH_ROUNDS (1; medians over rounds, odd
@@ -15,7 +18,8 @@
  * default all), BENCH_SERVER_ARGS (Node flags for the server processes, e.g.
  * `--cpu-prof --cpu-prof-dir=dist-sample/profiles`); for `invalidation`: BENCH_EVICT_ENTRIES
  * (10000), BENCH_EVICT_REPEATS (5), BENCH_PAGES (1000), BENCH_SAVES (500), BENCH_SAVE_WARMUP
- * (100). Redis and PostgreSQL: REDIS_URL, DATABASE_URL (default the local servers); a row whose
+ * (100); for `availability`: BENCH_COLLAPSE_REQUESTS (200), BENCH_COLLAPSE_REPEATS (5) (and
+ * `collapse` in BENCH_SCENARIOS selects that part). Redis and PostgreSQL: REDIS_URL, DATABASE_URL (default the local servers); a row whose
  * server is down shows the error and the rest runs.
  *
  * Results: the tables on stdout and `dist-sample/bench-results.json`.
@@ -25,6 +29,7 @@ import os from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppHost } from './app-host.js';
+import { type AvailabilityResults, formatAvailability, runAvailability } from './availability.js';
 import { PAGE_HTML } from './fixtures.js';
 import {
   formatInvalidation,
@@ -44,7 +49,7 @@ import { failedRun, type RunOptions, runScenario, type ScenarioRun } from './sce
 import { HTTP_GROUPS, type HttpGroup } from './scenarios.js';
 
 const OUTPUT = fileURLToPath(new URL('../bench-results.json', import.meta.url));
-const GROUP_IDS = [...HTTP_GROUPS.map((g) => g.id), 'invalidation'];
+const GROUP_IDS = [...HTTP_GROUPS.map((g) => g.id), 'invalidation', 'availability'];
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -159,6 +164,7 @@ async function main(): Promise<void> {
 
   const results: HttpGroupResult[] = [];
   let invalidation: InvalidationResults | { error: string } | undefined;
+  let availability: AvailabilityResults | { error: string } | undefined;
   for (const group of HTTP_GROUPS) {
     if (!groups.includes(group.id)) continue;
     const result = await runGroup(group, only, options, rounds, serverArgs);
@@ -172,6 +178,23 @@ async function main(): Promise<void> {
       invalidation = { error: error instanceof Error ? error.message : String(error) };
     }
   }
+  if (groups.includes('availability')) {
+    console.log('\n== Availability (issue 6) [availability]');
+    try {
+      availability = await runAvailability(
+        {
+          ...options,
+          rounds,
+          only,
+          collapseRequests: Math.max(1, Math.floor(envNumber('BENCH_COLLAPSE_REQUESTS', 200))),
+          collapseRepeats: Math.max(1, Math.floor(envNumber('BENCH_COLLAPSE_REPEATS', 5))),
+        },
+        serverArgs,
+      );
+    } catch (error) {
+      availability = { error: error instanceof Error ? error.message : String(error) };
+    }
+  }
 
   // All the tables together at the end, after the progress lines.
   for (const result of results) {
@@ -183,6 +206,14 @@ async function main(): Promise<void> {
       'error' in invalidation
         ? `[x] the invalidation bench failed: ${invalidation.error}`
         : formatInvalidation(invalidation),
+    );
+  }
+  if (availability) {
+    console.log('\nAvailability (issue 6) [availability]');
+    console.log(
+      'error' in availability
+        ? `[x] the availability bench failed: ${availability.error}`
+        : formatAvailability(availability),
     );
   }
 
@@ -203,6 +234,7 @@ async function main(): Promise<void> {
         targets: http?.targets,
         groups: Object.fromEntries(results.map((r) => [r.id, r])),
         invalidation,
+        availability,
       },
       null,
       2,

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import os from 'node:os';
+import zlib from 'node:zlib';
 import autocannon from 'autocannon';
 import type { AppHost, ServerSample } from './app-host.js';
 import type { AppName } from './apps.js';
@@ -14,6 +15,11 @@ export interface ProbeExpectation {
   minBytes?: number;
   /** Texts the body must contain (e.g. what the holes of a page render). */
   bodyIncludes?: readonly string[];
+  /**
+   * The exact body once decoded as its `Content-Encoding` says (gzip, br or none): what the
+   * client reads, so a wrong or doubled encoding shows.
+   */
+  decodedBody?: string;
 }
 
 /** One thing to measure: an app, the requests to send it and what they must get. */
@@ -43,6 +49,11 @@ export interface Scenario {
    * run: reported as its own column and not counted as other load on the machine.
    */
   serviceCpu?: () => number | null;
+  /**
+   * Counters of the app itself (e.g. how many times a route rendered, from a debug route),
+   * sampled right before and after the measured run: their deltas are in `ScenarioRun`.
+   */
+  appCounters?: (base: string) => Promise<Record<string, number>>;
 }
 
 export interface RunOptions {
@@ -62,6 +73,10 @@ export interface CacheCounts {
   collapsed: number;
   bypassed: number;
   notStored: number;
+  /** Stale entries served while one background render refreshed them (grace). */
+  stale: number;
+  /** Conditional requests answered 304. */
+  notModified: number;
 }
 
 /** The outcome of one measured run of a scenario. */
@@ -101,6 +116,8 @@ export interface ScenarioRun {
   /** Server process RSS after the run, MiB. */
   serverRssMiB: number;
   cache: CacheCounts | null;
+  /** Deltas of `Scenario.appCounters` over the measured run, when the scenario has them. */
+  appCounters?: Record<string, number>;
   /** What went wrong (failed probe, errors, unexpected cache outcome); empty when all is well. */
   problems: string[];
   /** Set when the scenario could not run at all (e.g. its store's server is down). */
@@ -122,8 +139,9 @@ export async function runScenario(
 
   if (options.warmup > 0) {
     const warm = await cannon(base, scenario, options, options.warmup);
-    if (warm.errors > 0 || warm.non2xx > 0) {
-      problems.push(`warm-up: ${warm.errors} errors, ${warm.non2xx} non-2xx`);
+    const unexpected = unexpectedStatuses(warm, scenario.expect?.status);
+    if (warm.errors > 0 || unexpected > 0) {
+      problems.push(`warm-up: ${warm.errors} errors, ${unexpected} ${statusWord(scenario)}`);
     }
   }
 
@@ -133,6 +151,7 @@ export async function runScenario(
   await host.gc(scenario.app);
   const before = await host.sample(scenario.app);
   const serviceBefore = scenario.serviceCpu?.() ?? null;
+  const countersBefore = await scenario.appCounters?.(base);
   const clientBefore = process.cpuUsage();
   const machineBefore = machineBusyMicros();
   const result = await cannon(base, scenario, options, options.duration);
@@ -140,6 +159,16 @@ export async function runScenario(
   const client = process.cpuUsage(clientBefore);
   const serviceAfter = scenario.serviceCpu?.() ?? null;
   const after = await host.sample(scenario.app);
+  const countersAfter = await scenario.appCounters?.(base);
+  const appCounters =
+    countersBefore && countersAfter
+      ? Object.fromEntries(
+          Object.entries(countersAfter).map(([name, value]) => [
+            name,
+            value - (countersBefore[name] ?? 0),
+          ]),
+        )
+      : undefined;
 
   const seconds = result.duration;
   const requests = result.requests.total;
@@ -154,7 +183,8 @@ export async function runScenario(
     problems.push(`other processes used ${otherCpuPct.toFixed(0)}% of a core: noisy`);
   }
   if (result.errors > 0) problems.push(`${result.errors} errors (${result.timeouts} timeouts)`);
-  if (result.non2xx > 0) problems.push(`${result.non2xx} non-2xx responses`);
+  const unexpected = unexpectedStatuses(result, scenario.expect?.status);
+  if (unexpected > 0) problems.push(`${unexpected} ${statusWord(scenario)} responses`);
   if (requests === 0) problems.push('no responses');
   // Requests still in flight when autocannon stops may be counted as misses but not yet stored.
   problems.push(...checkCache(scenario.cache, cache, options.connections * options.pipelining));
@@ -190,8 +220,24 @@ export async function runScenario(
     serviceCpuUsPerReq: serviceCpu === null || requests === 0 ? null : serviceCpu / requests,
     serverRssMiB: after.rss / 1024 / 1024,
     cache,
+    ...(appCounters ? { appCounters } : {}),
     problems,
   };
+}
+
+/**
+ * Responses without the expected status: non-2xx ones, or, when a scenario expects another
+ * status (a 304, say), every response without it.
+ */
+function unexpectedStatuses(result: autocannon.Result, status: number | undefined): number {
+  if (status === undefined || (status >= 200 && status < 300)) return result.non2xx;
+  const got = result.statusCodeStats?.[`${status}`]?.count ?? 0;
+  return result.requests.total - got;
+}
+
+function statusWord(scenario: Scenario): string {
+  const status = scenario.expect?.status;
+  return status === undefined || (status >= 200 && status < 300) ? 'non-2xx' : `non-${status}`;
 }
 
 /** The outcome of a scenario that could not run: every number NaN, and the error. */
@@ -258,11 +304,13 @@ function cannon(
   });
 }
 
-interface ProbeResponse {
+export interface ProbeResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   bytes: number;
   body: string;
+  /** The body as received (not decoded). */
+  raw: Buffer;
 }
 
 /** One GET on its own connection. */
@@ -282,6 +330,7 @@ export function probe(
           headers: res.headers,
           bytes: body.length,
           body: body.toString('utf8'),
+          raw: body,
         });
       });
       res.on('error', reject);
@@ -308,7 +357,39 @@ function checkProbe(res: ProbeResponse, expect: ProbeExpectation = {}): string[]
   for (const text of expect.bodyIncludes ?? []) {
     if (!res.body.includes(text)) problems.push(`probe: body lacks ${JSON.stringify(text)}`);
   }
+  if (expect.decodedBody !== undefined) {
+    const coding = String(res.headers['content-encoding'] ?? 'identity');
+    let decoded: string | undefined;
+    try {
+      decoded = decodeBody(res.raw, coding).toString('utf8');
+    } catch (error) {
+      problems.push(`probe: a ${coding} body that does not decode (${String(error)})`);
+    }
+    if (decoded !== undefined && decoded !== expect.decodedBody) {
+      problems.push(
+        `probe: ${coding} body decodes to ${Buffer.byteLength(decoded)} bytes that differ ` +
+          `from the expected ${Buffer.byteLength(expect.decodedBody)}`,
+      );
+    }
+  }
   return problems;
+}
+
+/** A body decoded as its `Content-Encoding` says; throws on an unknown or broken encoding. */
+export function decodeBody(raw: Buffer, coding: string): Buffer {
+  switch (coding.trim().toLowerCase()) {
+    case 'identity':
+    case '':
+      return raw;
+    case 'gzip':
+      return zlib.gunzipSync(raw);
+    case 'br':
+      return zlib.brotliDecompressSync(raw);
+    case 'deflate':
+      return zlib.inflateSync(raw);
+    default:
+      throw new Error(`unknown Content-Encoding ${coding}`);
+  }
 }
 
 function cpuMicros(sample: ServerSample): number {
@@ -330,6 +411,8 @@ function cacheDelta(before: ServerSample, after: ServerSample): CacheCounts | nu
     collapsed: b.collapsed - a.collapsed,
     bypassed: sum(b.bypassed) - sum(a.bypassed),
     notStored: sum(b.notStored) - sum(a.notStored),
+    stale: b.stale - a.stale,
+    notModified: b.notModified - a.notModified,
   };
 }
 

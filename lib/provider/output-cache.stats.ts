@@ -69,6 +69,9 @@ export class OutputCacheStats {
       this.collapsed =
       this.storeErrors =
       this.storeSkipped =
+      this.stale =
+      this.staleIfError =
+      this.notModified =
         0;
     this.bypassed.clear();
     this.notStored.clear();
