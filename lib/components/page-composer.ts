@@ -172,7 +172,7 @@ export class PageComposer implements ComponentPlacer {
     json: boolean,
   ): Promise<Part[]> {
     if (ctx.token === undefined || !text.includes(MARKER_PREFIX)) return [text];
-    const pattern = new RegExp(`<!--oc:${ctx.token}:(\\d+)-->`, 'g');
+    const pattern = markerPattern(ctx.token);
     const parts: (Part | Promise<Part[]>)[] = [];
     let last = 0;
     for (const match of text.matchAll(pattern)) {
@@ -287,7 +287,7 @@ export class PageComposer implements ComponentPlacer {
             original.call(res, parts.map((p) => (typeof p === 'string' ? p : '')).join('')),
           (error: unknown) => {
             this.logger.error(`components of ${ctx.routeId} failed: ${String(error)}`);
-            original.call(res, body.replace(new RegExp(`<!--oc:${ctx.token}:\\d+-->`, 'g'), ''));
+            original.call(res, stripMarkers(ctx, body));
           },
         );
       return res;
@@ -313,6 +313,16 @@ export function placeComponent(name: string, args?: Record<string, unknown>): st
     );
   }
   return ctx.composer.place(ctx, name, args ?? {});
+}
+
+/** The markers of one render: `<!--oc:{token}:{n}-->`, `n` captured. */
+function markerPattern(token: string): RegExp {
+  return new RegExp(`${MARKER_PREFIX}${token}:(\\d+)-->`, 'g');
+}
+
+/** The text with this render's markers removed (what a page shows when composing failed). */
+export function stripMarkers(ctx: OutputCacheRequestContext, text: string): string {
+  return ctx.token === undefined ? text : text.replace(markerPattern(ctx.token), '');
 }
 
 /** Whether the response is JSON: component output then goes inside a JSON string, escaped. */

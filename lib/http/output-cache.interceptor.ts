@@ -13,7 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { from, map, mergeMap, Observable, of, tap } from 'rxjs';
 import { ComponentRegistry } from '../components/component.registry.js';
-import { type ComposedPage, PageComposer } from '../components/page-composer.js';
+import { type ComposedPage, PageComposer, stripMarkers } from '../components/page-composer.js';
 import { CircuitBreaker, CircuitOpenError } from '../stores/circuit-breaker.js';
 import {
   OutputCacheRequestContext,
@@ -435,7 +435,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
       this.composeAndStore(job, raw).then(send, (error: unknown) => {
         this.logger.error(`composing ${policy.routeId} failed: ${String(error)}`);
         job.finish(undefined);
-        send(raw.replace(new RegExp(`<!--oc:${ctx.token}:\\d+-->`, 'g'), ''));
+        send(stripMarkers(ctx, raw));
       });
       return;
     }

@@ -77,9 +77,16 @@ function inert(this: unknown) {
 }
 
 /**
- * Writes a stored entry as the whole response and makes the rest of Nest's reply for this one
- * response a no-op (`res.send`/`json`/`render`), so an `@Render` view is not rendered again.
+ * Makes the rest of Nest's reply for this one response a no-op (`res.send`/`json`/`render`):
+ * the response was written from the cache, so an `@Render` view is not rendered again.
  */
+export function endReply(res: ExpressLikeResponse): void {
+  res.send = inert;
+  res.json = inert;
+  res.render = inert;
+}
+
+/** Writes a stored entry as the whole response, and ends Nest's reply ({@link endReply}). */
 export function writeEntry(
   res: ExpressLikeResponse,
   isHead: boolean,
@@ -92,7 +99,5 @@ export function writeEntry(
   for (const name in headers) res.setHeader(name, headers[name]);
   if (extra) for (const name in extra) res.setHeader(name, extra[name]);
   res.end(isHead ? undefined : body);
-  res.send = inert;
-  res.json = inert;
-  res.render = inert;
+  endReply(res);
 }

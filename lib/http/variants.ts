@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { CacheEntry } from '../stores/cache-entry.js';
-import type { ExpressLikeResponse } from './response-capture.js';
+import { endReply, type ExpressLikeResponse } from './response-capture.js';
 
 const gzip = promisify(zlib.gzip);
 const brotli = promisify(zlib.brotliCompress);
@@ -113,10 +113,6 @@ export function etagMatches(ifNoneMatch: unknown, etag: string | undefined): boo
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === opaque);
 }
 
-function inert(this: unknown) {
-  return this;
-}
-
 /** A 304 with only `ETag`, `Cache-Control`, `Vary` and `Date` (Node adds the date). */
 export function writeNotModified(res: ExpressLikeResponse, entry: CacheEntry, variant: Variant) {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -127,7 +123,5 @@ export function writeNotModified(res: ExpressLikeResponse, entry: CacheEntry, va
   const vary = variant.headers.vary ?? entry.headers.vary;
   if (vary !== undefined) res.setHeader('Vary', vary);
   res.end();
-  res.send = inert;
-  res.json = inert;
-  res.render = inert;
+  endReply(res);
 }

@@ -117,6 +117,3 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
-
-/** The fixed-size id a key is stored under in stores with key length limits. */
-export { keyHash } from './key-hash.js';

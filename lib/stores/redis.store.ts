@@ -174,8 +174,7 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
 
   async evictPrefix(pathPrefix: string): Promise<number> {
     const redis = await this.redis();
-    const min = Buffer.from(`[${pathPrefix}`);
-    const max = Buffer.concat([Buffer.from(`[${pathPrefix}`), Buffer.from([0xff])]);
+    const [min, max] = prefixRange(pathPrefix);
     let removed = 0;
     for (;;) {
       const members = await redis.zrangebylex(this.pathsKey, min, max, 'LIMIT', 0, this.batch);
@@ -236,8 +235,7 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
       const members = await Promise.all(selector.tags.map((t) => redis.smembers(this.tagKey(t))));
       hashes = [...new Set(members.flat())];
     } else if ('prefix' in selector) {
-      const min = Buffer.from(`[${selector.prefix}`);
-      const max = Buffer.concat([min, Buffer.from([0xff])]);
+      const [min, max] = prefixRange(selector.prefix);
       hashes = (await redis.zrangebylex(this.pathsKey, min, max)).map((m) =>
         m.slice(m.lastIndexOf('\0') + 1),
       );
@@ -330,13 +328,15 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
   private async removeHashes(hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0;
     const redis = await this.redis();
-    const metas = await redis.hmget(this.metaKey, ...hashes);
+    const metas = (await redis.hmget(this.metaKey, ...hashes)).map((m) =>
+      m ? parseSummary(m) : undefined,
+    );
     // A pipeline, not MULTI: a transaction of thousands of commands would run as one block and
     // hold up every other client; eviction needs no atomicity.
     const pipeline = redis.pipeline();
     hashes.forEach((hash, i) => {
       pipeline.unlink(this.entryKey(hash));
-      const meta = metas[i] ? parseSummary(metas[i]!) : undefined;
+      const meta = metas[i];
       for (const tag of meta?.tags ?? []) pipeline.srem(this.tagKey(tag), hash);
       if (meta) pipeline.zrem(this.pathsKey, `${meta.path}\0${hash}`);
     });
@@ -345,11 +345,10 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
     const results = await execOrThrow(pipeline);
     let removed = 0;
     let index = 0;
-    hashes.forEach((_, i) => {
+    for (const meta of metas) {
       if (results[index] === 1) removed++;
-      const meta = metas[i] ? parseSummary(metas[i]!) : undefined;
       index += 1 + (meta?.tags.length ?? 0) + (meta ? 1 : 0);
-    });
+    }
     return removed;
   }
 
@@ -389,6 +388,12 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
   private get pathsKey(): string {
     return `${this.prefix}p`;
   }
+}
+
+/** ZRANGEBYLEX bounds of every `{path}\0{hash}` member whose path starts with `prefix`. */
+function prefixRange(prefix: string): [Buffer, Buffer] {
+  const min = Buffer.from(`[${prefix}`);
+  return [min, Buffer.concat([min, Buffer.from([0xff])])];
 }
 
 function parseSummary(json: string): CacheEntrySummary | undefined {
