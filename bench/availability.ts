@@ -15,14 +15,7 @@ import { AppHost } from './app-host.js';
 import { AVAILABILITY, PAGE_HTML } from './fixtures.js';
 import { table } from './invalidation.js';
 import { formatTable, median, type ScenarioSummary, summarize } from './report.js';
-import {
-  failedRun,
-  probe,
-  type RunOptions,
-  runScenario,
-  type Scenario,
-  type ScenarioRun,
-} from './scenario.js';
+import { probe, type RunOptions, runRounds, type Scenario, type ScenarioRun } from './scenario.js';
 
 export interface AvailabilityOptions extends RunOptions {
   rounds: number;
@@ -221,20 +214,9 @@ export async function runAvailability(
 
     const all = scenarios(etag);
     const chosen = options.only ? all.filter((s) => options.only!.includes(s.id)) : all;
-    const runs: ScenarioRun[] = [];
-    for (let round = 1; round <= options.rounds; round++) {
-      const order = round % 2 === 1 ? chosen : [...chosen].reverse();
-      for (const scenario of order) {
-        let run: ScenarioRun;
-        try {
-          run = await runScenario(host, scenario, options, round);
-        } catch (error) {
-          run = failedRun(scenario, round, error);
-        }
-        runs.push(run);
-        console.log(progress(run, scenario.id));
-      }
-    }
+    const runs = await runRounds(host, chosen, options, options.rounds, (run, scenario) =>
+      progress(run, scenario.id),
+    );
     const summaries = summarize(chosen, runs, REFERENCE);
 
     let collapse: AvailabilityResults['collapse'];

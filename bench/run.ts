@@ -45,7 +45,7 @@ import {
   summarize,
   type TargetResult,
 } from './report.js';
-import { failedRun, type RunOptions, runScenario, type ScenarioRun } from './scenario.js';
+import { type RunOptions, runRounds, type ScenarioRun } from './scenario.js';
 import { HTTP_GROUPS, type HttpGroup } from './scenarios.js';
 
 const OUTPUT = fileURLToPath(new URL('../bench-results.json', import.meta.url));
@@ -88,27 +88,15 @@ async function runGroup(
   if (scenarios.length === 0) return undefined;
   console.log(`\n== ${group.title} [${group.id}]`);
   const host = new AppHost(serverArgs);
-  const runs: ScenarioRun[] = [];
+  let runs: ScenarioRun[];
   try {
-    for (let round = 1; round <= rounds; round++) {
-      const order = round % 2 === 1 ? scenarios : [...scenarios].reverse();
-      for (const scenario of order) {
-        let run: ScenarioRun;
-        try {
-          run = await runScenario(host, scenario, options, round);
-        } catch (error) {
-          run = failedRun(scenario, round, error);
-        }
-        runs.push(run);
-        console.log(
-          run.error !== undefined
-            ? `  round ${round} (${scenario.id}) [x] ${run.error}`
-            : `  round ${round} (${scenario.id}) ${run.reqPerSec.toFixed(0)} req/s, ` +
-                `p50 ${run.latency.p50.toFixed(1)} ms, p99 ${run.latency.p99.toFixed(1)} ms` +
-                (run.problems.length ? `  [!] ${run.problems.join('; ')}` : ''),
-        );
-      }
-    }
+    runs = await runRounds(host, scenarios, options, rounds, (run, scenario) =>
+      run.error !== undefined
+        ? `  round ${run.round} (${scenario.id}) [x] ${run.error}`
+        : `  round ${run.round} (${scenario.id}) ${run.reqPerSec.toFixed(0)} req/s, ` +
+          `p50 ${run.latency.p50.toFixed(1)} ms, p99 ${run.latency.p99.toFixed(1)} ms` +
+          (run.problems.length ? `  [!] ${run.problems.join('; ')}` : ''),
+    );
   } finally {
     await host.close();
   }

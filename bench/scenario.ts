@@ -241,6 +241,34 @@ function statusWord(scenario: Scenario): string {
 }
 
 /** The outcome of a scenario that could not run: every number NaN, and the error. */
+/**
+ * Runs scenarios for `rounds` rounds (odd rounds in order, even ones reversed, so that warm-up
+ * order does not favour one scenario), a failed run recorded as such; `progress` reports each.
+ */
+export async function runRounds(
+  host: AppHost,
+  scenarios: Scenario[],
+  options: RunOptions,
+  rounds: number,
+  progress: (run: ScenarioRun, scenario: Scenario) => string,
+): Promise<ScenarioRun[]> {
+  const runs: ScenarioRun[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? scenarios : [...scenarios].reverse();
+    for (const scenario of order) {
+      let run: ScenarioRun;
+      try {
+        run = await runScenario(host, scenario, options, round);
+      } catch (error) {
+        run = failedRun(scenario, round, error);
+      }
+      runs.push(run);
+      console.log(progress(run, scenario));
+    }
+  }
+  return runs;
+}
+
 export function failedRun(scenario: Scenario, round: number, error: unknown): ScenarioRun {
   // Errors from the server process carry their stack: the first line says what happened.
   const text = error instanceof Error ? error.message : String(error);
