@@ -44,13 +44,18 @@ import { etagMatches, pickVariant, precompress, strongEtag, writeNotModified } f
 
 type Finish = (entry: CacheEntry | undefined) => void;
 
-/** A render that may be stored: the request, its key and policy, and what it collected. */
-interface RenderJob {
+/** One cacheable request once its key is known: what the lookup, miss and render paths share. */
+interface Lookup {
   req: any;
   res: ExpressLikeResponse;
   key: string;
   path: string;
   policy: RoutePolicy;
+  next: CallHandler;
+}
+
+/** A render that may be stored: the lookup, and what the render collected. */
+interface RenderJob extends Lookup {
   ctx: OutputCacheRequestContext;
   /** The response's headers before the route ran (a middleware's, set again on every hit). */
   headersBefore: Record<string, unknown>;
@@ -202,40 +207,32 @@ export class OutputCacheInterceptor implements NestInterceptor {
       vary,
     );
     if (key === undefined) return this.bypass('key-error', req, res, policy, next);
+    const lookup: Lookup = { req, res, key, path, policy, next };
     // A background refresh of a stale entry (our own loopback request): render and store.
     if (req.headers[REFRESH_HEADER] === this.refreshToken) {
-      return this.render(req, res, key, path, policy, next, this.collapser.lead(key), undefined);
+      return this.render(lookup, this.collapser.lead(key), undefined);
     }
     if (this.syncLookup) {
       const entry = this.syncLookup(key);
-      if (entry && entry.expiresAt > Date.now()) return this.hit(req, res, entry, 'HIT', policy);
-      if (this.memoryStore) return this.found(req, res, key, path, policy, next, entry);
+      if (entry && entry.expiresAt > Date.now()) return this.hit(req, res, entry, 'HIT');
+      if (this.memoryStore) return this.found(lookup, entry);
     }
-    return from(this.safeGet(key)).pipe(
-      mergeMap((entry) => this.found(req, res, key, path, policy, next, entry)),
-    );
+    return from(this.safeGet(key)).pipe(mergeMap((entry) => this.found(lookup, entry)));
   }
 
   /** Fresh: a hit. In its grace: served stale while one background render refreshes it. */
-  private found(
-    req: any,
-    res: ExpressLikeResponse,
-    key: string,
-    path: string,
-    policy: RoutePolicy,
-    next: CallHandler,
-    entry: CacheEntry | undefined,
-  ): Observable<unknown> {
-    if (!entry) return this.miss(req, res, key, path, policy, next, undefined);
+  private found(lookup: Lookup, entry: CacheEntry | undefined): Observable<unknown> {
+    if (!entry) return this.miss(lookup, undefined);
+    const { req, res } = lookup;
     const now = Date.now();
-    if (now < entry.expiresAt) return this.hit(req, res, entry, 'HIT', policy);
+    if (now < entry.expiresAt) return this.hit(req, res, entry, 'HIT');
     if (now < (entry.graceUntil ?? 0)) {
       this.stats.stale++;
-      this.refreshInBackground(req, key);
-      return this.hit(req, res, entry, 'STALE', policy);
+      this.refreshInBackground(req, lookup.key);
+      return this.hit(req, res, entry, 'STALE');
     }
     // Past its grace, still kept for stale-if-error: render, and fall back to it on failure.
-    return this.miss(req, res, key, path, policy, next, entry);
+    return this.miss(lookup, entry);
   }
 
   /**
@@ -279,19 +276,12 @@ export class OutputCacheInterceptor implements NestInterceptor {
     refresh.end();
   }
 
-  private miss(
-    req: any,
-    res: ExpressLikeResponse,
-    key: string,
-    path: string,
-    policy: RoutePolicy,
-    next: CallHandler,
-    fallback: CacheEntry | undefined,
-  ): Observable<unknown> {
+  private miss(lookup: Lookup, fallback: CacheEntry | undefined): Observable<unknown> {
+    const { req, res, key } = lookup;
     // This key answered uncacheable a moment ago: render side by side, queue behind nobody
     // (a render that turns out storable is still stored).
     if (this.hitForMiss.get(key) !== undefined) {
-      return this.render(req, res, key, path, policy, next, () => undefined, fallback);
+      return this.render(lookup, () => undefined, fallback);
     }
     if (this.collapser.has(key)) {
       return from(this.collapser.wait(key, this.options.collapseTimeout * 1000)).pipe(
@@ -299,12 +289,12 @@ export class OutputCacheInterceptor implements NestInterceptor {
           if (outcome && typeof outcome === 'object') {
             this.stats.collapsed++;
             const label = outcome.expiresAt > Date.now() ? 'HIT' : 'STALE';
-            return this.hit(req, res, outcome, label, policy);
+            return this.hit(req, res, outcome, label);
           }
           // The render we waited for gave nothing storable (or took too long): render ourselves,
           // and store only if nobody else is rendering this key by now.
           const finish = outcome === undefined ? undefined : this.collapser.lead(key);
-          return this.render(req, res, key, path, policy, next, finish, fallback);
+          return this.render(lookup, finish, fallback);
         }),
       );
     }
@@ -316,17 +306,17 @@ export class OutputCacheInterceptor implements NestInterceptor {
         mergeMap(({ entry, release }) => {
           if (entry) {
             finish(entry);
-            return this.hit(req, res, entry, 'HIT', policy);
+            return this.hit(req, res, entry, 'HIT');
           }
           const done: Finish = (stored) => {
             finish(stored);
             void release?.();
           };
-          return this.render(req, res, key, path, policy, next, done, fallback);
+          return this.render(lookup, done, fallback);
         }),
       );
     }
-    return this.render(req, res, key, path, policy, next, finish, fallback);
+    return this.render(lookup, finish, fallback);
   }
 
   /**
@@ -364,15 +354,11 @@ export class OutputCacheInterceptor implements NestInterceptor {
    * waiters of the key get the entry.
    */
   protected render(
-    req: any,
-    res: ExpressLikeResponse,
-    key: string,
-    path: string,
-    policy: RoutePolicy,
-    next: CallHandler,
+    lookup: Lookup,
     finish: Finish | undefined,
     fallback: CacheEntry | undefined,
   ): Observable<unknown> {
+    const { req, res, key, path, policy, next } = lookup;
     this.stats.misses++;
     if (this.options.headers) res.setHeader(X_CACHE_HEADER, 'MISS');
     const ctx = this.contextFor(req, res, policy, finish !== undefined);
@@ -391,15 +377,11 @@ export class OutputCacheInterceptor implements NestInterceptor {
           );
           // The waiters get the kept page too, instead of each trying the failing render.
           finish?.(fallback);
-          this.serveOnError(req, res, fallback, policy);
+          this.serveOnError(req, res, fallback);
           return;
         }
         if (!finish) return send(body);
-        this.onRenderedBody(
-          { req, res, key, path, policy, ctx, headersBefore, finish },
-          body,
-          send,
-        );
+        this.onRenderedBody({ ...lookup, ctx, headersBefore, finish }, body, send);
       });
       res.once('close', () => {
         if (captured || !finish) return;
@@ -543,7 +525,6 @@ export class OutputCacheInterceptor implements NestInterceptor {
     res: ExpressLikeResponse,
     entry: CacheEntry,
     label: string,
-    _policy?: RoutePolicy,
   ): Observable<unknown> {
     this.stats.hits++;
     const isHead = req.method === 'HEAD';
@@ -610,10 +591,10 @@ export class OutputCacheInterceptor implements NestInterceptor {
   }
 
   /** Stale-if-error: the render failed; answer with the kept entry instead. */
-  private serveOnError(req: any, res: ExpressLikeResponse, entry: CacheEntry, policy: RoutePolicy) {
+  private serveOnError(req: any, res: ExpressLikeResponse, entry: CacheEntry) {
     // Headers the failed render set (an error's content type) give way to the entry's.
     for (const name of res.getHeaderNames()) if (name !== 'x-cache') res.removeHeader(name);
-    this.hit(req, res, entry, 'STALE', policy).subscribe({
+    this.hit(req, res, entry, 'STALE').subscribe({
       error: (error: unknown) => {
         this.logger.error(`serving the stale entry failed: ${String(error)}`);
         if (!res.headersSent) res.statusCode = 500;
