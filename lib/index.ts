@@ -47,6 +47,7 @@ export {
   type AntiforgeryOptions,
 } from './components/antiforgery-token.component.js';
 export { UnknownComponentError } from './errors/unknown-component.error.js';
+export { OutputCacheConfigError } from './errors/output-cache-config.error.js';
 export type { HoleRef } from './stores/cache-entry.js';
 export { InvalidationObserver } from './invalidation/invalidation.observer.js';
 export type {

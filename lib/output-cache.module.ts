@@ -1,14 +1,25 @@
-import { Module, type Provider } from '@nestjs/common';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { ComponentRegistry } from './components/component.registry.js';
 import { PageComposer } from './components/page-composer.js';
 import { DisplayControl } from './display-control/display-control.service.js';
 import { EntityTagRegistry } from './display-control/entity-tags.registry.js';
+import { BackgroundTasks } from './http/background-tasks.js';
+import { EntryReader } from './http/entry-reader.js';
+import { HitWriter } from './http/hit-writer.js';
+import { KeyResolver } from './http/key-resolver.js';
 import { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
-import { RenderCollapser } from './http/render-collapser.js';
+import { ExpressPlatform } from './http/platform/express.platform.js';
+import { HttpPlatform } from './http/platform/http-platform.js';
+import { RenderCoordinator } from './http/render-coordinator.js';
+import { RequestScope } from './http/request-scope.js';
+import { ResponseRecorder } from './http/response-recorder.js';
+import { StaleRefresher } from './http/stale-refresher.js';
+import { VariantCompressor } from './http/variant-compressor.js';
 import { OUTPUT_CACHE_STORE } from './output-cache.constants.js';
 import {
   ConfigurableModuleClass,
+  OPTIONS_TYPE,
   OUTPUT_CACHE_MODULE_OPTIONS,
   RESOLVED_OPTIONS,
 } from './output-cache.module-definition.js';
@@ -24,6 +35,8 @@ import { InvalidationObserver } from './invalidation/invalidation.observer.js';
 import { EvictionLog } from './provider/eviction-log.js';
 import { OutputCacheStats } from './provider/output-cache.stats.js';
 import { MemoryOutputCacheStore } from './stores/memory.store.js';
+import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
+import { ResilientStore } from './stores/resilient.store.js';
 
 const providers: Provider[] = [
   {
@@ -38,17 +51,45 @@ const providers: Provider[] = [
       new MemoryOutputCacheStore({ maxEntries: options.maxEntries, maxBytes: options.maxBytes }),
     inject: [RESOLVED_OPTIONS],
   },
+  {
+    provide: ResilientStore,
+    useFactory: (
+      store: OutputCacheStore,
+      options: ResolvedOutputCacheOptions,
+      stats: OutputCacheStats,
+    ) =>
+      new ResilientStore(
+        store,
+        {
+          requestTimeoutMs: options.storeTimeout * 1000,
+          operationTimeoutMs: options.operationTimeout * 1000,
+          breaker: options.circuitBreaker,
+        },
+        stats,
+      ),
+    inject: [OUTPUT_CACHE_STORE, RESOLVED_OPTIONS, OutputCacheStats],
+  },
+  { provide: HttpPlatform, useClass: ExpressPlatform },
   EntityTagRegistry,
   DisplayControl,
   OutputCacheStats,
   OutputCacheProvider,
   CacheableRoutesRegistry,
   RoutePolicyResolver,
-  RenderCollapser,
   EvictionLog,
   InvalidationObserver,
   ComponentRegistry,
   PageComposer,
+  // The request pipeline, stage by stage (see OutputCacheInterceptor).
+  BackgroundTasks,
+  RequestScope,
+  KeyResolver,
+  EntryReader,
+  VariantCompressor,
+  HitWriter,
+  ResponseRecorder,
+  RenderCoordinator,
+  StaleRefresher,
   { provide: APP_INTERCEPTOR, useClass: OutputCacheInterceptor },
 ];
 
@@ -85,4 +126,9 @@ const providers: Provider[] = [
     RESOLVED_OPTIONS,
   ],
 })
-export class OutputCacheModule extends ConfigurableModuleClass {}
+export class OutputCacheModule extends ConfigurableModuleClass {
+  /** The module with `options` (every one has a default: `forRoot()` is a working cache). */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+}

@@ -1,4 +1,6 @@
+import picomatch from 'picomatch';
 import type { AntiforgeryOptions } from './components/antiforgery-token.component.js';
+import { OutputCacheConfigError } from './errors/output-cache-config.error.js';
 import type { SettingsSource } from './invalidation/entity-change.js';
 import type { CircuitBreakerOptions } from './stores/circuit-breaker.js';
 import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
@@ -46,6 +48,11 @@ export type VaryByResolver =
  * | `circuitBreaker` | `{ failures: 3, openFor: 5 }` |
  * | `distributedLock` | `false` |
  * | `lockTimeout` | `5` |
+ * | `operationTimeout` | `5` |
+ * | `shutdownTimeout` | `2` |
+ *
+ * Every option is checked when the module is created: a wrong one stops the app's start-up
+ * with an {@link OutputCacheConfigError} naming it, never a failure per request.
  */
 export interface OutputCacheModuleOptions {
   /** Turns the whole cache on or off; off, every route renders as if the module were absent. */
@@ -130,6 +137,18 @@ export interface OutputCacheModuleOptions {
   distributedLock?: boolean;
   /** How long an instance waits for another instance's render of the same key. Default 5. */
   lockTimeout?: number;
+  /**
+   * Longest wait, in seconds, of one {@link OutputCacheProvider} call that reaches the store
+   * (`invalidate*`, `count`, `list`, `remove`): a slower store makes the call reject instead of
+   * hanging the caller. Default 5.
+   */
+  operationTimeout?: number;
+  /**
+   * Longest time, in seconds, the app's shutdown waits for the cache's background work (refresh
+   * renders, pending writes and evictions) and for the store connections to close; then it goes
+   * on without them. Default 2.
+   */
+  shutdownTimeout?: number;
 }
 
 /** Options with every default applied. */
@@ -143,6 +162,14 @@ export interface ResolvedOutputCacheOptions extends Required<
   sessionCookie: string[];
 }
 
+/**
+ * The default of every scalar option (durations in seconds, sizes in bytes).
+ *
+ * @example
+ * ```ts
+ * OutputCacheModule.forRoot({ defaultTtl: OUTPUT_CACHE_DEFAULTS.defaultTtl * 5 })
+ * ```
+ */
 export const OUTPUT_CACHE_DEFAULTS = {
   enabled: true,
   defaultTtl: 60,
@@ -162,54 +189,539 @@ export const OUTPUT_CACHE_DEFAULTS = {
   invalidation: true,
   distributedLock: false,
   lockTimeout: 5,
+  operationTimeout: 5,
+  shutdownTimeout: 2,
 } as const;
 
-/** Applies defaults and checks values, throwing an error that says which option is wrong. */
+/**
+ * Checks every option and applies the defaults. A wrong option throws an
+ * {@link OutputCacheConfigError} that names it and says how to write it, so that the app stops
+ * at start-up instead of failing on requests.
+ *
+ * @example
+ * ```ts
+ * resolveOutputCacheOptions({ grace: 30 }).grace; // 30
+ * resolveOutputCacheOptions({ grace: -5 });
+ * // OutputCacheConfigError: OutputCacheModule: option "grace" must be a number of seconds, 0 or
+ * // more (0 turns it off), got -5. Example: grace: 30
+ * ```
+ */
 export function resolveOutputCacheOptions(
   options: OutputCacheModuleOptions = {},
 ): ResolvedOutputCacheOptions {
-  const resolved: ResolvedOutputCacheOptions = {
+  if (!isObject(options)) {
+    throw new OutputCacheConfigError(
+      `OutputCacheModule: the options must be an object, got ${describeValue(options)}; ` +
+        `pass forRoot({ ... }), or return the options from forRootAsync's useFactory`,
+    );
+  }
+  const given = stripUndefined(options) as OutputCacheModuleOptions;
+  for (const [name, value] of Object.entries(given)) {
+    if (!Object.hasOwn(OPTION_CHECKS, name)) throw unknownOption(name);
+    OPTION_CHECKS[name as keyof OutputCacheModuleOptions](value, name);
+  }
+  return {
     ...OUTPUT_CACHE_DEFAULTS,
-    varyBy: {},
-    routes: [],
-    exclude: [],
-    dataSources: [],
-    ...stripUndefined(options),
+    ...given,
+    // Copies, so that changing the caller's object later cannot bypass these checks.
+    varyBy: { ...given.varyBy },
+    routes: [...(given.routes ?? [])],
+    exclude: [...(given.exclude ?? [])],
+    dataSources: [...(given.dataSources ?? [])],
     sessionCookie:
-      options.sessionCookie === undefined
+      given.sessionCookie === undefined
         ? []
-        : Array.isArray(options.sessionCookie)
-          ? options.sessionCookie
-          : [options.sessionCookie as string],
+        : typeof given.sessionCookie === 'string'
+          ? [given.sessionCookie]
+          : [...given.sessionCookie],
   };
-  for (const name of [
-    'defaultTtl',
-    'maxEntries',
-    'maxBytes',
-    'maxEntryBytes',
-    'collapseTimeout',
-    'storeTimeout',
-    'componentTimeout',
-    'maxComponentDepth',
-  ]) {
-    const value = (resolved as any)[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new TypeError(
-        `OutputCacheModule: option "${name}" must be a positive number, got ${String(value)}`,
+}
+
+/**
+ * What `value` is, for an error message: `-5`, `the string 'abc'`, `the class RedisStore`.
+ *
+ * @internal Shared with the `@Cacheable` checks of the route policy resolver.
+ * @example
+ * ```ts
+ * describeValue('redis'); // "the string 'redis'"
+ * ```
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined';
+    case 'string':
+      return `the string '${value.length > 60 ? `${value.slice(0, 57)}...` : value}'`;
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'bigint':
+      return `the bigint ${value}n`;
+    case 'boolean':
+      return String(value);
+    case 'symbol':
+      return `the symbol ${String(value)}`;
+    case 'function':
+      if (isClass(value)) return `the class ${value.name || '(anonymous)'}`;
+      return value.name ? `the function ${value.name}` : 'a function';
+  }
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
+  if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise';
+  const type = (Object.getPrototypeOf(value) as { constructor?: Function } | null)?.constructor;
+  return type && type !== Object && type.name ? `an instance of ${type.name}` : 'an object';
+}
+
+/**
+ * ` Did you mean "grace"?` when `name` is a near miss of one of `known` (a typo, other casing,
+ * or one name inside the other), else `''`.
+ *
+ * @internal Shared with the `@Cacheable` checks of the route policy resolver.
+ * @example
+ * ```ts
+ * didYouMean('gracee', ['grace', 'ttl']); // ' Did you mean "grace"?'
+ * ```
+ */
+export function didYouMean(name: string, known: readonly string[]): string {
+  const lower = name.toLowerCase();
+  const limit = lower.length <= 4 ? 1 : 2;
+  const scored = known
+    .map((candidate) => ({ candidate, distance: editDistance(lower, candidate.toLowerCase()) }))
+    .filter(({ distance }) => distance <= limit)
+    .sort((a, b) => a.distance - b.distance);
+  let best = scored
+    .filter(({ distance }) => distance === scored[0]?.distance)
+    .map(({ candidate }) => candidate);
+  if (best.length === 0 && lower.length >= 3) {
+    best = known.filter((candidate) => {
+      const other = candidate.toLowerCase();
+      return other.length >= 4 && (other.includes(lower) || lower.includes(other));
+    });
+  }
+  if (best.length === 0) return '';
+  const quoted = best.map((candidate) => `"${candidate}"`);
+  return quoted.length === 1
+    ? ` Did you mean ${quoted[0]}?`
+    : ` Did you mean one of ${quoted.join(', ')}?`;
+}
+
+/** How a number option may be: a duration or a size, and whether 0 (off) is allowed. */
+export interface NumberRule {
+  /** `count`s are whole numbers. */
+  unit: 'seconds' | 'bytes' | 'count';
+  /** 0 is allowed (it turns the feature off); otherwise the number must be greater than 0. */
+  zero: boolean;
+}
+
+/**
+ * What is wrong with `value` as a number under `rule` (`must be ..., got ...`), or undefined when
+ * nothing is. `write(v)` shows the option written with the value `v`.
+ *
+ * @internal Shared with the `@Cacheable` checks of the route policy resolver.
+ * @example
+ * ```ts
+ * numberProblem(-5, { unit: 'seconds', zero: true }, (v) => `grace: ${v}`, 30);
+ * // 'must be a number of seconds, 0 or more (0 turns it off), got -5. Example: grace: 30'
+ * ```
+ */
+export function numberProblem(
+  value: unknown,
+  rule: NumberRule,
+  write: (value: string) => string,
+  example: number,
+): string | undefined {
+  const fits = (n: number) =>
+    Number.isFinite(n) &&
+    (rule.zero ? n >= 0 : n > 0) &&
+    (rule.unit !== 'count' || Number.isInteger(n));
+  if (typeof value === 'number' && fits(value)) return undefined;
+  const what =
+    rule.unit === 'count'
+      ? rule.zero
+        ? 'a whole number, 0 or more (0 turns it off)'
+        : 'a positive whole number'
+      : rule.zero
+        ? `a number of ${rule.unit}, 0 or more (0 turns it off)`
+        : `a positive number of ${rule.unit}`;
+  const asNumber = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const fix = fits(asNumber)
+    ? `; write the number without quotes: ${write(String(asNumber))}`
+    : `. Example: ${write(String(example))}`;
+  return `must be ${what}, got ${describeValue(value)}${fix}`;
+}
+
+/** Checks one option's value; throws an {@link OutputCacheConfigError} when it is wrong. */
+type OptionCheck = (value: unknown, name: string) => void;
+
+const seconds =
+  (zero: boolean, example: number): OptionCheck =>
+  (value, name) =>
+    checkNumber(value, name, { unit: 'seconds', zero }, example);
+
+const bytes =
+  (example: number): OptionCheck =>
+  (value, name) =>
+    checkNumber(value, name, { unit: 'bytes', zero: false }, example);
+
+const count =
+  (example: number): OptionCheck =>
+  (value, name) =>
+    checkNumber(value, name, { unit: 'count', zero: false }, example);
+
+const flag =
+  (example: boolean): OptionCheck =>
+  (value, name) => {
+    if (typeof value === 'boolean') return;
+    const fix =
+      value === 'true' || value === 'false'
+        ? `; write it without quotes: ${name}: ${value}`
+        : `. Example: ${name}: ${example}`;
+    fail(name, `must be true or false, got ${describeValue(value)}${fix}`);
+  };
+
+const STORE_METHODS = [
+  'get',
+  'set',
+  'delete',
+  'evictTags',
+  'evictPrefix',
+  'clear',
+  'count',
+  'list',
+] as const;
+
+/** A cookie or header name (an RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * One check for every option: the mapped type makes a new option without a check a compile
+ * error, and its keys are the known option names.
+ */
+const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionCheck } = {
+  enabled: flag(false),
+  defaultTtl: seconds(false, 300),
+  grace: seconds(true, 30),
+  staleIfError: seconds(true, 600),
+  hitForMiss: seconds(true, 10),
+  precompress: flag(false),
+  store: checkStore,
+  maxEntries: count(OUTPUT_CACHE_DEFAULTS.maxEntries),
+  maxBytes: count(OUTPUT_CACHE_DEFAULTS.maxBytes),
+  maxEntryBytes: bytes(OUTPUT_CACHE_DEFAULTS.maxEntryBytes),
+  varyBy: checkVaryBy,
+  routes: checkRoutes,
+  appVersion: (value, name) => {
+    if (typeof value === 'string') return;
+    const fix = typeof value === 'number' ? `; write it as a string: ${name}: '${value}'` : '';
+    fail(name, `must be a string, got ${describeValue(value)}${fix}. Example: ${name}: '1.4.2'`);
+  },
+  exclude: checkExclude,
+  sessionCookie: checkSessionCookie,
+  headers: flag(false),
+  collapseTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.collapseTimeout),
+  storeTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.storeTimeout),
+  componentTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.componentTimeout),
+  maxComponentDepth: count(OUTPUT_CACHE_DEFAULTS.maxComponentDepth),
+  csrf: checkCsrf,
+  invalidation: flag(false),
+  dataSources: checkDataSources,
+  settings: checkSettings,
+  circuitBreaker: checkCircuitBreaker,
+  distributedLock: flag(true),
+  lockTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.lockTimeout),
+  operationTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.operationTimeout),
+  shutdownTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.shutdownTimeout),
+};
+
+function checkNumber(value: unknown, name: string, rule: NumberRule, example: number): void {
+  // `circuitBreaker.failures` is written `circuitBreaker: { failures: 5 }`.
+  const [outer, inner] = name.split('.');
+  const write = inner
+    ? (v: string) => `${outer}: { ${inner}: ${v} }`
+    : (v: string) => `${name}: ${v}`;
+  const problem = numberProblem(value, rule, write, example);
+  if (problem) fail(name, problem);
+}
+
+function checkStore(value: unknown, name: string): void {
+  if (typeof value === 'function') {
+    fail(
+      name,
+      isClass(value)
+        ? `must be a store instance, got ${describeValue(value)}; create one: ${name}: new ${value.name}({ ... })`
+        : `must be a store instance, got ${describeValue(value)}; pass the store it creates (use forRootAsync({ useFactory }) to create it asynchronously)`,
+    );
+  }
+  if (!isObject(value)) {
+    fail(
+      name,
+      `must be a store instance such as new RedisOutputCacheStore({...}), got ${describeValue(value)}. ` +
+        `Create the store and pass it: ${name}: new RedisOutputCacheStore({ url: process.env.REDIS_URL }); ` +
+        `leave ${name} out for the default MemoryOutputCacheStore`,
+    );
+  }
+  const store = value as Record<string, unknown>;
+  if (typeof store.then === 'function') {
+    fail(
+      name,
+      `must be a store instance, got a Promise; create the store in forRootAsync: ` +
+        `useFactory: async () => ({ ${name}: await createStore() })`,
+    );
+  }
+  const missing = STORE_METHODS.filter((method) => typeof store[method] !== 'function');
+  if (missing.length > 0) {
+    fail(
+      name,
+      `must implement OutputCacheStore (${STORE_METHODS.join(', ')}), but ${describeValue(value)} ` +
+        `has no ${missing.map((method) => `${method}()`).join(', ')}; pass a store such as ` +
+        `new MemoryOutputCacheStore() or new RedisOutputCacheStore({...})`,
+    );
+  }
+}
+
+function checkVaryBy(value: unknown, name: string): void {
+  const example = `${name}: { currency: (req) => req.cookies.currency, language: { header: 'accept-language' } }`;
+  if (!isObject(value)) {
+    fail(
+      name,
+      `must be an object of named resolvers, got ${describeValue(value)}. Example: ${example}`,
+    );
+  }
+  for (const [key, resolver] of Object.entries(value)) {
+    if (typeof resolver === 'function') continue;
+    const wrong = `entry "${key}" must be a function (req) => value or { header: 'name' }`;
+    if (!isObject(resolver)) fail(name, `${wrong}, got ${describeValue(resolver)}`);
+    const unknown = Object.keys(resolver).filter((k) => k !== 'header');
+    if (unknown.length > 0) {
+      fail(
+        name,
+        `${wrong}; "${unknown[0]}" is not a key of it.${didYouMean(unknown[0]!, ['header'])}`,
+      );
+    }
+    const header = (resolver as { header?: unknown }).header;
+    if (typeof header !== 'string' || !TOKEN.test(header)) {
+      fail(
+        name,
+        `${wrong}; its header must be a request header name such as 'accept-language', got ${describeValue(header)}`,
       );
     }
   }
-  for (const [name, resolver] of Object.entries(resolved.varyBy)) {
-    const ok =
-      typeof resolver === 'function' ||
-      (typeof resolver === 'object' && resolver !== null && typeof resolver.header === 'string');
-    if (!ok) {
-      throw new TypeError(
-        `OutputCacheModule: varyBy "${name}" must be a function (req) => value or { header: 'name' }`,
+}
+
+function checkRoutes(value: unknown, name: string): void {
+  const shapes =
+    `'{Controller}/{handler}' ('Catalog/category'), '{Module}/{Controller}/{handler}' ` +
+    `('Blog/Blog/list') or 'vc:{Component}'`;
+  for (const id of stringList(value, name, 'route ids', "['Catalog/category']")) {
+    if (id.startsWith('vc:') && id.length > 3) continue;
+    const parts = id.split('/');
+    if (parts.length < 2 || parts.some((part) => part.trim() === '')) {
+      fail(name, `holds '${id}', which is not a route id; write ${shapes}`);
+    }
+    const controller = parts[parts.length - 2]!;
+    if (controller.endsWith('Controller') && controller !== 'Controller') {
+      parts[parts.length - 2] = controller.replace(/Controller$/, '');
+      fail(
+        name,
+        `holds '${id}', which never matches: route ids drop the "Controller" suffix of the class name; write '${parts.join('/')}'`,
       );
     }
   }
-  return resolved;
+}
+
+function checkExclude(value: unknown, name: string): void {
+  for (const pattern of stringList(value, name, 'path patterns', "['/admin/**']")) {
+    if (pattern.trim() === '') fail(name, `holds an empty pattern; remove it`);
+    if (/^[\w.-]/.test(pattern)) {
+      // picomatch anchors a pattern at the start, and request paths start with '/'.
+      fail(
+        name,
+        `holds '${pattern}', which never matches: request paths start with '/'; write '/${pattern.replace(/^\.?\//, '')}'`,
+      );
+    }
+    try {
+      picomatch(pattern, { dot: true });
+    } catch (error) {
+      fail(
+        name,
+        `holds '${pattern}', which is not a valid glob (${(error as Error).message}); see https://github.com/micromatch/picomatch`,
+      );
+    }
+  }
+}
+
+function checkSessionCookie(value: unknown, name: string): void {
+  const names = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(names)) {
+    fail(
+      name,
+      `must be a cookie name or an array of cookie names, got ${describeValue(value)}. Example: ${name}: 'sid'`,
+    );
+  }
+  names.forEach((cookie: unknown, index) => {
+    if (typeof cookie !== 'string' || !TOKEN.test(cookie)) {
+      fail(
+        name,
+        `must hold cookie names (letters, digits and !#$%&'*+-.^_\`|~), got ${describeValue(cookie)}` +
+          (typeof value === 'string' ? '' : ` at index ${index}`),
+      );
+    }
+  });
+}
+
+function checkCsrf(value: unknown, name: string): void {
+  const shape = `{ token: (req, res) => string, fieldName?: string }`;
+  if (typeof value === 'function') {
+    fail(
+      name,
+      `must be ${shape}, got ${describeValue(value)}; write ${name}: { token: ${value.name || 'yourTokenFunction'} }`,
+    );
+  }
+  if (!isObject(value)) fail(name, `must be ${shape}, got ${describeValue(value)}`);
+  checkKeys(value, name, ['token', 'fieldName']);
+  if (typeof value.token !== 'function') {
+    fail(
+      `${name}.token`,
+      `must be a function (req, res) => string returning the request's token (e.g. csrf-csrf's generateCsrfToken), got ${describeValue(value.token)}`,
+    );
+  }
+  if (value.fieldName !== undefined && (typeof value.fieldName !== 'string' || !value.fieldName)) {
+    fail(
+      `${name}.fieldName`,
+      `must be the name of the hidden form field, got ${describeValue(value.fieldName)}. Example: fieldName: '_csrf'`,
+    );
+  }
+}
+
+function checkDataSources(value: unknown, name: string): void {
+  if (!Array.isArray(value)) {
+    fail(
+      name,
+      `must be an array of TypeORM DataSource instances, got ${describeValue(value)}. Example: ${name}: [dataSource]`,
+    );
+  }
+  value.forEach((dataSource: unknown, index) => {
+    if (!isObject(dataSource)) {
+      fail(
+        name,
+        `must hold TypeORM DataSource instances, got ${describeValue(dataSource)} at index ${index}` +
+          (typeof dataSource === 'function'
+            ? '; pass the DataSource you created, not its class'
+            : ''),
+      );
+    }
+  });
+}
+
+function checkSettings(value: unknown, name: string): void {
+  const shape = `{ entity: SettingEntity, keyColumn?: 'key', valueColumn?: 'value' }`;
+  if (!isObject(value)) fail(name, `must be ${shape}, got ${describeValue(value)}`);
+  checkKeys(value, name, ['entity', 'keyColumn', 'valueColumn']);
+  if (typeof value.entity !== 'function') {
+    fail(
+      `${name}.entity`,
+      `must be the settings entity class, got ${describeValue(value.entity)}. Example: ${name}: ${shape}`,
+    );
+  }
+  for (const column of ['keyColumn', 'valueColumn'] as const) {
+    const given = value[column];
+    if (given !== undefined && (typeof given !== 'string' || !given)) {
+      fail(
+        `${name}.${column}`,
+        `must be a property name of the entity, got ${describeValue(given)}`,
+      );
+    }
+  }
+}
+
+function checkCircuitBreaker(value: unknown, name: string): void {
+  if (!isObject(value)) {
+    fail(
+      name,
+      `must be { failures, openFor }, got ${describeValue(value)}. Example: ${name}: { failures: 3, openFor: 5 }`,
+    );
+  }
+  checkKeys(value, name, ['failures', 'openFor']);
+  if (value.failures !== undefined) {
+    checkNumber(value.failures, `${name}.failures`, { unit: 'count', zero: false }, 3);
+  }
+  if (value.openFor !== undefined) {
+    checkNumber(value.openFor, `${name}.openFor`, { unit: 'seconds', zero: false }, 5);
+  }
+}
+
+/** `value` as an array of strings, or a failure that shows how to write it. */
+function stringList(value: unknown, name: string, what: string, example: string): string[] {
+  if (typeof value === 'string') {
+    fail(
+      name,
+      `must be an array of ${what}, got ${describeValue(value)}; write ${name}: ['${value}']`,
+    );
+  }
+  if (!Array.isArray(value)) {
+    fail(
+      name,
+      `must be an array of ${what}, got ${describeValue(value)}. Example: ${name}: ${example}`,
+    );
+  }
+  value.forEach((item: unknown, index) => {
+    if (typeof item !== 'string') {
+      fail(name, `must hold only strings (${what}), got ${describeValue(item)} at index ${index}`);
+    }
+  });
+  return value as string[];
+}
+
+/** Rejects a key of an object option that is not one of `known`. */
+function checkKeys(value: object, name: string, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key) && (value as Record<string, unknown>)[key] !== undefined) {
+      fail(
+        name,
+        `has an unknown key "${key}".${didYouMean(key, known) || ` Its keys are ${known.join(', ')}.`}`,
+      );
+    }
+  }
+}
+
+function unknownOption(name: string): OutputCacheConfigError {
+  if (name === 'isGlobal') {
+    return new OutputCacheConfigError(
+      `OutputCacheModule: "isGlobal" is not an option of the cache; it belongs next to ` +
+        `useFactory: forRootAsync({ isGlobal: false, useFactory: () => ({ ... }) })`,
+    );
+  }
+  const known = Object.keys(OPTION_CHECKS);
+  const hint = didYouMean(name, known) || ` The options are ${known.join(', ')}.`;
+  return new OutputCacheConfigError(`OutputCacheModule: unknown option "${name}".${hint}`);
+}
+
+function fail(name: string, problem: string): never {
+  throw new OutputCacheConfigError(`OutputCacheModule: option "${name}" ${problem}`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isClass(value: Function): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(value));
+}
+
+/** Edit distance counting a swap of two neighbours as one edit (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      }
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

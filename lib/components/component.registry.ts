@@ -84,6 +84,11 @@ export class ComponentRegistry implements OnApplicationBootstrap {
     return def;
   }
 
+  /** Whether a component of that name exists. */
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
   /** How many components there are. */
   get size(): number {
     return this.byName.size;

@@ -10,6 +10,7 @@ import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import type { HoleRef } from '../stores/cache-entry.js';
 import { ownBuffer } from '../stores/own-buffer.js';
+import { HttpPlatform } from '../http/platform/http-platform.js';
 import { type ComponentDefinition, ComponentRegistry } from './component.registry.js';
 
 /** A page split at its holes: static text and holes, in order. */
@@ -19,6 +20,8 @@ type Part = string | { hole: Placement; json: boolean };
 export interface ComposedPage {
   body: Buffer;
   holes: HoleRef[];
+  /** Strong validator of `body` (pages without holes). */
+  etag?: string;
 }
 
 const MARKER_PREFIX = '<!--oc:';
@@ -40,6 +43,7 @@ export class PageComposer implements ComponentPlacer {
   constructor(
     private readonly registry: ComponentRegistry,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOutputCacheOptions,
+    private readonly platform: HttpPlatform,
   ) {}
 
   /** Places a component in the page being rendered and returns its marker. */
@@ -159,11 +163,6 @@ export class PageComposer implements ComponentPlacer {
     return this.renderDeep(ctx, name, args, 1, json, quick);
   }
 
-  /** Renders one component now, with every component it places, for code that can await. */
-  renderNow(ctx: OutputCacheRequestContext, name: string, args: unknown): Promise<string> {
-    return this.renderDeep(ctx, name, args, 1, false);
-  }
-
   private async resolve(
     ctx: OutputCacheRequestContext,
     text: string,
@@ -271,27 +270,20 @@ export class PageComposer implements ComponentPlacer {
 
   /** Outside a capturing render (route not cached, bypassed, waiter), compose on send. */
   private composeOnSend(ctx: OutputCacheRequestContext): void {
-    const res = ctx.res;
-    const original = res?.send;
-    if (typeof original !== 'function') return;
+    if (!ctx.res) return;
     ctx.composesOnSend = true;
-    res.send = (body?: unknown) => {
-      if (typeof body !== 'string' || !body.includes(MARKER_PREFIX)) {
-        return original.call(res, body);
-      }
-      res.send = original;
+    this.platform.captureBody(ctx.res, (body, send) => {
+      if (typeof body !== 'string' || !body.includes(MARKER_PREFIX)) return send(body);
       outputCacheContext
         .run(ctx, () => this.compose(ctx, body, false))
         .then(
-          (parts) =>
-            original.call(res, parts.map((p) => (typeof p === 'string' ? p : '')).join('')),
+          (parts) => send(parts.map((p) => (typeof p === 'string' ? p : '')).join('')),
           (error: unknown) => {
             this.logger.error(`components of ${ctx.routeId} failed: ${String(error)}`);
-            original.call(res, stripMarkers(ctx, body));
+            send(stripMarkers(ctx, body));
           },
         );
-      return res;
-    };
+    });
   }
 }
 

@@ -1,39 +1,37 @@
-import type { CacheEntry } from '../stores/cache-entry.js';
+import type { Finish, RenderOutcome } from './render-outcome.js';
 
 interface Flight {
-  promise: Promise<CacheEntry | undefined>;
-  resolve: (entry: CacheEntry | undefined) => void;
+  promise: Promise<RenderOutcome>;
 }
 
 /**
- * Single flight per key: the first miss renders, concurrent misses of the same key wait for its
- * entry. A flight that ends without a storable entry resolves `undefined`, and the waiters
- * render for themselves; they never see a partial response.
+ * Single flight per key inside this process: the first miss leads the render, concurrent misses
+ * of the same key wait for its {@link RenderOutcome}. The flight ends (and a new one may start)
+ * the moment the leader finishes, whatever the outcome.
  */
 export class RenderCollapser {
   private readonly flights = new Map<string, Flight>();
 
   /** Starts a flight for `key`, or returns undefined when one is already under way. */
-  lead(key: string): ((entry: CacheEntry | undefined) => void) | undefined {
+  lead(key: string): Finish | undefined {
     if (this.flights.has(key)) return undefined;
-    let resolve!: (entry: CacheEntry | undefined) => void;
-    const promise = new Promise<CacheEntry | undefined>((r) => (resolve = r));
-    const flight = { promise, resolve };
+    let resolve!: (outcome: RenderOutcome) => void;
+    const flight: Flight = { promise: new Promise<RenderOutcome>((r) => (resolve = r)) };
     this.flights.set(key, flight);
     let done = false;
-    return (entry) => {
+    return (outcome) => {
       if (done) return;
       done = true;
       if (this.flights.get(key) === flight) this.flights.delete(key);
-      resolve(entry);
+      resolve(outcome);
     };
   }
 
   /**
-   * Waits for the flight of `key`: its entry, `undefined` when it produced none, `'timeout'` when
-   * it took longer than `timeoutMs`, or `'none'` when there is no flight.
+   * Waits for the flight of `key`: its outcome, `'timeout'` when it took longer than
+   * `timeoutMs`, or `'none'` when there is no flight.
    */
-  async wait(key: string, timeoutMs: number): Promise<CacheEntry | undefined | 'timeout' | 'none'> {
+  async wait(key: string, timeoutMs: number): Promise<RenderOutcome | 'timeout' | 'none'> {
     const flight = this.flights.get(key);
     if (!flight) return 'none';
     let timer: NodeJS.Timeout | undefined;
@@ -48,6 +46,7 @@ export class RenderCollapser {
     }
   }
 
+  /** Whether `key` is being rendered right now. */
   has(key: string): boolean {
     return this.flights.has(key);
   }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { CacheEntry } from '../stores/cache-entry.js';
-import { endReply, type ExpressLikeResponse } from './response-capture.js';
 
 const gzip = promisify(zlib.gzip);
 const brotli = promisify(zlib.brotliCompress);
@@ -18,12 +17,26 @@ export function strongEtag(body: Buffer): string {
 }
 
 /**
- * Adds gzip and brotli variants to an entry whose text body is 1 KB or more, made once, off the
- * event loop (zlib's thread pool). A variant no smaller than the body is dropped.
+ * Whether an entry's body is worth compressed variants: text of 1 KB or more, on a page without
+ * holes. Decided once, when the entry is built: an entry that is not gets `variants: {}` and is
+ * never tried again.
+ */
+export function worthCompressing(entry: CacheEntry): boolean {
+  const type = String(entry.headers['content-type'] ?? '');
+  return (
+    !entry.holes?.length && entry.body.length >= PRECOMPRESS_MIN_BYTES && COMPRESSIBLE.test(type)
+  );
+}
+
+/**
+ * Adds gzip and brotli variants to an entry, made once, off the event loop (zlib's thread pool).
+ * A variant no smaller than the body is dropped; `variants` is `{}` when none is kept.
  */
 export async function precompress(entry: CacheEntry): Promise<void> {
-  const type = String(entry.headers['content-type'] ?? '');
-  if (entry.body.length < PRECOMPRESS_MIN_BYTES || !COMPRESSIBLE.test(type)) return;
+  if (!worthCompressing(entry)) {
+    entry.variants = {};
+    return;
+  }
   const [gz, br] = await Promise.all([
     gzip(entry.body, { level: 6 }),
     brotli(entry.body, {
@@ -82,19 +95,29 @@ function makeVariant(entry: CacheEntry, coding: 'identity' | 'gzip' | 'br'): Var
   return { body, etag, headers };
 }
 
-function acceptedCodings(header: string): Set<string> {
+/**
+ * The content codings a client accepts (RFC 9110 §12.5.3): those named with a non-zero weight,
+ * and, when `*` has one, every coding the header does not name. A coding refused by name
+ * (`br;q=0`) stays refused whatever `*` says.
+ */
+export function acceptedCodings(header: string): Set<string> {
   const accepted = new Set<string>();
+  const named = new Set<string>();
+  let star = false;
   for (const part of header.split(',')) {
-    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const [rawName, ...params] = part.trim().toLowerCase().split(';');
+    const name = rawName.trim();
+    if (!name) continue;
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    if (q !== undefined && !(Number(q.slice(2)) > 0)) continue;
+    const ok = q === undefined || Number(q.slice(2)) > 0;
     if (name === '*') {
-      accepted.add('gzip');
-      accepted.add('br');
-    } else if (name) {
-      accepted.add(name);
+      star = ok;
+      continue;
     }
+    named.add(name);
+    if (ok) accepted.add(name);
   }
+  if (star) for (const coding of ['gzip', 'br']) if (!named.has(coding)) accepted.add(coding);
   return accepted;
 }
 
@@ -111,17 +134,4 @@ export function etagMatches(ifNoneMatch: unknown, etag: string | undefined): boo
   if (ifNoneMatch.trim() === '*') return true;
   const opaque = etag.replace(/^W\//, '');
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === opaque);
-}
-
-/** A 304 with only `ETag`, `Cache-Control`, `Vary` and `Date` (Node adds the date). */
-export function writeNotModified(res: ExpressLikeResponse, entry: CacheEntry, variant: Variant) {
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
-  res.statusCode = 304;
-  if (variant.etag) res.setHeader('ETag', variant.etag);
-  const cacheControl = entry.headers['cache-control'];
-  if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
-  const vary = variant.headers.vary ?? entry.headers.vary;
-  if (vary !== undefined) res.setHeader('Vary', vary);
-  res.end();
-  endReply(res);
 }

@@ -29,9 +29,22 @@ describe('buildCacheKey', () => {
     expect(key('/c?a=2&B=1&a=1')).toContain('?B=1&a=2&a=1#');
   });
 
-  it('treats + and %20, %7E and ~ alike, and drops a trailing slash', () => {
-    expect(key('/c/?q=a+b')).toBe(key('/c?q=a%20b'));
-    expect(key('/%7Ec')).toBe(key('/~c'));
+  it('keeps path and query as sent: raw and percent-encoded forms are different requests', () => {
+    // The route sees the raw URL: a page reflecting it must not serve the raw form's output
+    // to those who asked for the encoded one (cached XSS).
+    expect(key('/c?r="><svg/onload=alert(1)>')).not.toBe(
+      key('/c?r=%22%3E%3Csvg%2Fonload%3Dalert(1)%3E'),
+    );
+    expect(key('/c?q=a+b')).not.toBe(key('/c?q=a%20b'));
+    expect(key('/%7Ec')).not.toBe(key('/~c'));
+    expect(key('/c/')).toBe(key('/c')); // the router ignores it too
+  });
+  it('applies the query allow-list to decoded names', () => {
+    const only = { ...policy, query: new Set(['page size']) };
+    const k = (url: string) =>
+      buildCacheKey({ protocol: 'https', host: 'h', url }, only, options, ['EUR', []]);
+    expect(k('/c?page+size=2&utm=x')).toBe(k('/c?page+size=2'));
+    expect(k('/c?page%20size=2')).not.toBe(k('/c'));
   });
 
   it('escapes separators inside values so distinct inputs never collide', () => {

@@ -44,14 +44,16 @@ export function splitUrl(url: string): { path: string | undefined; query: string
 }
 
 /**
- * Builds the cache key: scheme and host, normalised path, the query (every pair, decoded and
- * re-encoded, sorted by name with duplicates and case kept), route id, app version and each
- * vary-by value. Every variable part is percent-encoded, so no value can contain a separator
- * (`/ ? & = # | ;`) and two different requests never share a key. Returns undefined when the
- * request cannot be keyed (invalid escapes or lone surrogates): such a request is not cached.
+ * Builds the cache key: scheme and host, the path and the query exactly as the request sent them
+ * (the route sees the raw URL, so `?q=<b>` and `?q=%3Cb%3E` are different requests and never
+ * share an entry; only a trailing slash is dropped, as the router does), query pairs sorted by name (duplicates keep their order) and limited to the
+ * route's allow-list, route id, app version and each vary-by value. Every variable part is
+ * escaped injectively (`%` included), so no value can forge a separator and two different
+ * requests never share a key. Returns undefined when the request cannot be keyed (invalid
+ * escapes in the path, lone surrogates): such a request is not cached.
  *
  * @example
- * `https://shop.example/category/shoes?page=2&sort=price#Catalog/category|v3|currency=EUR`
+ * `https://shop.example/category/shoes?page=2&sort=price#Catalog%2Fcategory|v3|currency=EUR`
  */
 export function buildCacheKey(
   input: KeyInput,
@@ -62,20 +64,26 @@ export function buildCacheKey(
   try {
     const { path, query } = input.split ?? splitUrl(input.url);
     if (path === undefined) return undefined;
+    const q = input.url.indexOf('?');
+    let rawPath = q === -1 ? input.url : input.url.slice(0, q);
+    // The router ignores a trailing slash; so does the key (a reflected slash harms nobody).
+    if (rawPath.length > 1 && rawPath.endsWith('/')) rawPath = rawPath.slice(0, -1);
     const pairs: [string, string][] = [];
     if (query) {
-      for (const [name, value] of new URLSearchParams(query)) {
-        if (policy.query && !policy.query.has(name)) continue;
-        pairs.push([name, value]);
+      for (const pair of query.split('&')) {
+        if (!pair) continue;
+        const eq = pair.indexOf('=');
+        const name = eq === -1 ? pair : pair.slice(0, eq);
+        if (policy.query && !policy.query.has(decodeQueryName(name))) continue;
+        pairs.push([name, pair]);
       }
       // Array#sort is stable: duplicates of one name keep their order.
       pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     }
-    const queryPart = pairs
-      .map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)
-      .join('&');
+    const queryPart = pairs.map(([, pair]) => escapePair(pair)).join('&');
+    const pathPart = rawPath.split('/').map(encodeURIComponent).join('/');
     const host = input.host.toLowerCase().replace(HOST_UNSAFE, encodeChar);
-    let key = `${input.protocol === 'https' ? 'https' : 'http'}://${host}${path}?${queryPart}#${encodeURIComponent(policy.routeId)}|${encodeURIComponent(options.appVersion)}`;
+    let key = `${input.protocol === 'https' ? 'https' : 'http'}://${host}${pathPart}?${queryPart}#${encodeURIComponent(policy.routeId)}|${encodeURIComponent(options.appVersion)}`;
     for (let i = 0; i < policy.varyBy.length; i++) {
       key += `|${encodeURIComponent(policy.varyBy[i])}=${encodeVary(varyValues[i])}`;
     }
@@ -84,6 +92,22 @@ export function buildCacheKey(
       : key;
   } catch {
     return undefined;
+  }
+}
+
+/** A raw `name=value` pair, each side escaped (so `=` and `&` inside stay distinguishable). */
+function escapePair(pair: string): string {
+  const eq = pair.indexOf('=');
+  if (eq === -1) return encodeURIComponent(pair);
+  return `${encodeURIComponent(pair.slice(0, eq))}=${encodeURIComponent(pair.slice(eq + 1))}`;
+}
+
+/** A query name as the app reads it (for the allow-list); an invalid escape stays as sent. */
+function decodeQueryName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
   }
 }
 

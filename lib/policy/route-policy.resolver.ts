@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import picomatch from 'picomatch';
 import {
   Cacheable,
@@ -7,7 +7,14 @@ import {
   NoOutputCache,
   RouteModule,
 } from '../decorators/cacheable.decorator.js';
-import { type ResolvedOutputCacheOptions } from '../output-cache.options.js';
+import { OutputCacheConfigError } from '../errors/output-cache-config.error.js';
+import {
+  describeValue,
+  didYouMean,
+  type NumberRule,
+  numberProblem,
+  type ResolvedOutputCacheOptions,
+} from '../output-cache.options.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import { CacheableRoutesRegistry } from './cacheable-routes.registry.js';
 import { routeIdOf } from './route-id.js';
@@ -29,27 +36,91 @@ export interface RoutePolicy {
   readonly keyHeaders: ReadonlySet<string>;
 }
 
-/** Resolves and memoises the {@link RoutePolicy} of each handler. */
+/** Every option of `@Cacheable`: the mapped type makes a new option without an entry an error. */
+const CACHEABLE_OPTIONS: { readonly [K in keyof CacheableOptions]-?: true } = {
+  ttl: true,
+  grace: true,
+  staleIfError: true,
+  varyBy: true,
+  query: true,
+  tags: true,
+  allowAuthenticated: true,
+};
+
+const SECONDS: Record<'ttl' | 'grace' | 'staleIfError', { rule: NumberRule; example: number }> = {
+  ttl: { rule: { unit: 'seconds', zero: false }, example: 300 },
+  grace: { rule: { unit: 'seconds', zero: true }, example: 30 },
+  staleIfError: { rule: { unit: 'seconds', zero: true }, example: 600 },
+};
+
+/**
+ * Resolves and memoises the {@link RoutePolicy} of each handler. Every controller handler's
+ * policy is compiled at bootstrap, so that a wrong `@Cacheable` option stops the app's start-up
+ * (`app.init()`) with an {@link OutputCacheConfigError} instead of failing its first request.
+ *
+ * @example
+ * ```ts
+ * const policies = app.get(RoutePolicyResolver);
+ * policies.resolve(CatalogController, CatalogController.prototype.category).routeId;
+ * // 'Catalog/category'
+ * ```
+ */
 @Injectable()
-export class RoutePolicyResolver {
-  private readonly cache = new WeakMap<Function, { revision: number; policy: RoutePolicy }>();
+export class RoutePolicyResolver implements OnApplicationBootstrap {
+  private readonly logger = new Logger('OutputCache');
+  /** Controller → handler → policy: an inherited handler is shared by several controllers. */
+  private readonly cache = new WeakMap<
+    Function,
+    WeakMap<Function, { revision: number; policy: RoutePolicy }>
+  >();
   private readonly excluded: (path: string) => boolean;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly routes: CacheableRoutesRegistry,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOutputCacheOptions,
   ) {
     const matchers = options.exclude.map((pattern) => picomatch(pattern, { dot: true }));
     this.excluded = (path) => matchers.some((match) => match(path));
   }
 
+  /**
+   * Compiles the policy of every controller handler. Nest awaits the hooks of a provider's
+   * dependencies first, so {@link CacheableRoutesRegistry} has collected its routes by now (and
+   * a route it adds later only bumps the revision: the policy is recomputed, never invalid).
+   */
+  onApplicationBootstrap(): void {
+    const routeIds = new Set<string>();
+    for (const wrapper of this.discovery.getControllers()) {
+      const controller = wrapper.metatype;
+      if (typeof controller !== 'function' || !controller.prototype) continue;
+      const prototype = controller.prototype as Record<string, unknown>;
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        const handler = prototype[name];
+        if (typeof handler !== 'function') continue;
+        routeIds.add(this.resolve(controller, handler).routeId);
+      }
+    }
+    const unknown = this.options.routes.filter((id) => !id.startsWith('vc:') && !routeIds.has(id));
+    if (unknown.length > 0) {
+      // A warning, not an error: a lazily loaded module's controllers are not known yet.
+      this.logger.warn(
+        `OutputCacheModule: option "routes" names ${unknown.map((id) => `'${id}'`).join(', ')}, ` +
+          `which no controller handler has; route ids look like ${[...routeIds].slice(0, 3).join(', ') || 'Catalog/category'}`,
+      );
+    }
+  }
+
   /** The policy of `handler` on `controller`. */
   resolve(controller: Function, handler: Function): RoutePolicy {
-    const cached = this.cache.get(handler);
+    let byHandler = this.cache.get(controller);
+    const cached = byHandler?.get(handler);
     if (cached && cached.revision === this.routes.revision) return cached.policy;
     const policy = this.compute(controller, handler);
-    this.cache.set(handler, { revision: this.routes.revision, policy });
+    if (!byHandler) this.cache.set(controller, (byHandler = new WeakMap()));
+    byHandler.set(handler, { revision: this.routes.revision, policy });
     return policy;
   }
 
@@ -63,6 +134,8 @@ export class RoutePolicyResolver {
     const routeId = routeIdOf(controller, handler.name, module);
     const onClass = this.reflector.get(Cacheable, controller);
     const onHandler = this.reflector.get(Cacheable, handler);
+    if (onClass) this.check(onClass, `${routeId} (set on ${controller.name})`);
+    if (onHandler) this.check(onHandler, routeId);
     const optOut = this.reflector.get(NoOutputCache, handler) === true;
     const cacheable =
       !optOut &&
@@ -73,26 +146,14 @@ export class RoutePolicyResolver {
     const merged: CacheableOptions = { ...(onClass ?? {}), ...(onHandler ?? {}) };
     const registered = Object.keys(this.options.varyBy);
     const varyBy = (merged.varyBy ?? registered).slice().sort();
-    for (const name of varyBy) {
-      if (!registered.includes(name)) {
-        throw new Error(
-          `@Cacheable on ${routeId}: vary-by "${name}" is not registered; add a resolver for it to OutputCacheModule's varyBy option`,
-        );
-      }
-    }
-    const ttl = merged.ttl ?? this.options.defaultTtl;
-    if (!(ttl > 0))
-      throw new Error(`@Cacheable on ${routeId}: ttl must be a positive number of seconds`);
     const keyHeaders = new Set<string>(['host']);
     for (const name of varyBy) {
       const resolver = this.options.varyBy[name];
       if (typeof resolver === 'object') keyHeaders.add(resolver.header.toLowerCase());
     }
+    const ttl = merged.ttl ?? this.options.defaultTtl;
     const grace = merged.grace ?? this.options.grace;
     const staleIfError = merged.staleIfError ?? this.options.staleIfError;
-    if (!(grace >= 0) || !(staleIfError >= 0)) {
-      throw new Error(`@Cacheable on ${routeId}: grace and staleIfError are seconds, 0 or more`);
-    }
     return {
       routeId,
       cacheable,
@@ -105,5 +166,86 @@ export class RoutePolicyResolver {
       allowAuthenticated: merged.allowAuthenticated ?? false,
       keyHeaders,
     };
+  }
+
+  /** Checks one `@Cacheable` options object; `where` names the route in the message. */
+  private check(options: CacheableOptions, where: string): void {
+    const fail = (problem: string): never => {
+      throw new OutputCacheConfigError(`@Cacheable on ${where}: ${problem}`);
+    };
+    const known = Object.keys(CACHEABLE_OPTIONS);
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) {
+        fail(
+          `unknown option "${key}".${didYouMean(key, known) || ` The options are ${known.join(', ')}.`}`,
+        );
+      }
+    }
+    for (const name of ['ttl', 'grace', 'staleIfError'] as const) {
+      if (options[name] === undefined) continue;
+      const { rule, example } = SECONDS[name];
+      const write = (v: string) => `@Cacheable({ ${name}: ${v} })`;
+      const problem = numberProblem(options[name], rule, write, example);
+      if (problem) fail(`option "${name}" ${problem}`);
+    }
+    const registered = Object.keys(this.options.varyBy);
+    const varyBy = this.strings(options.varyBy, 'varyBy', 'vary-by names', "['currency']", fail);
+    for (const name of varyBy ?? []) {
+      if (registered.includes(name)) continue;
+      fail(
+        `option "varyBy" names "${name}", which is not registered.${didYouMean(name, registered)} ` +
+          `Registered: ${registered.join(', ') || '(none)'}. Add a resolver for it to ` +
+          `OutputCacheModule.forRoot({ varyBy: { ${name}: (req) => ... } }), or remove it`,
+      );
+    }
+    this.strings(options.query, 'query', 'query keys', "['page', 'sort']", fail);
+    if (typeof options.tags !== 'function') {
+      this.strings(
+        options.tags,
+        'tags',
+        'tags (or a function (req) => string[])',
+        "['catalog']",
+        fail,
+      );
+    }
+    const allow = options.allowAuthenticated;
+    if (allow !== undefined && typeof allow !== 'boolean') {
+      fail(
+        `option "allowAuthenticated" must be true or false, got ${describeValue(allow)}. ` +
+          `Example: @Cacheable({ allowAuthenticated: true })`,
+      );
+    }
+  }
+
+  /** Checks an optional array-of-strings option; a lone string gets the array written out. */
+  private strings(
+    value: unknown,
+    name: string,
+    what: string,
+    example: string,
+    fail: (problem: string) => never,
+  ): string[] | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value === 'string') {
+      fail(
+        `option "${name}" must be an array of ${what}, got ${describeValue(value)}; ` +
+          `write @Cacheable({ ${name}: ['${value}'] })`,
+      );
+    }
+    if (!Array.isArray(value)) {
+      fail(
+        `option "${name}" must be an array of ${what}, got ${describeValue(value)}. ` +
+          `Example: @Cacheable({ ${name}: ${example} })`,
+      );
+    }
+    const list = value as unknown[];
+    list.forEach((item, index) => {
+      if (typeof item !== 'string' || item === '') {
+        fail(
+          `option "${name}" must hold non-empty strings, got ${describeValue(item)} at index ${index}`,
+        );
+      }
+    });
+    return list as string[];
   }
 }

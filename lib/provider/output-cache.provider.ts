@@ -1,14 +1,17 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
 import type { CacheEntrySummary } from '../stores/cache-entry.js';
-import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
+import type { StaleSelector } from '../stores/output-cache-store.interface.js';
+import { ResilientStore } from '../stores/resilient.store.js';
+import { canSoftEvict, hasEvictionBus } from '../stores/store-capabilities.js';
 import { EvictionLog } from './eviction-log.js';
 import { OutputCacheStats, type OutputCacheStatsSnapshot } from './output-cache.stats.js';
 
 /**
  * How an invalidation goes: hard (default) deletes entries; `soft: true` marks them stale, so
- * that they are still served during their grace while one request renders them anew. A store
- * without soft eviction (TypeORM) evicts hard.
+ * that they are still served during their grace while one request renders them anew. An entry
+ * without grace, or a store without soft eviction (TypeORM), is evicted hard: an eviction always
+ * takes effect.
  */
 export interface InvalidateOptions {
   soft?: boolean;
@@ -27,7 +30,10 @@ function splitArgs(args: InvalidateArgs): { values: string[]; soft: boolean } {
 
 /**
  * Programmatic access to the cache (as Smartstore's `IOutputCacheProvider`): eviction by route,
- * tag, path prefix or key, and listing. Every invalidation resolves how many entries went.
+ * tag, path prefix or key, and listing. Every invalidation resolves how many entries went (or
+ * were marked stale). Every call is bounded by `operationTimeout` and refused at once while the
+ * store's circuit breaker is open: it then rejects with an error that says so (an eviction that
+ * did not happen is never reported as done).
  *
  * @example
  * ```ts
@@ -41,12 +47,13 @@ export class OutputCacheProvider {
   private readonly logger = new Logger('OutputCache');
 
   constructor(
-    @Inject(OUTPUT_CACHE_STORE) private readonly store: OutputCacheStore,
+    private readonly store: ResilientStore,
     private readonly stats_: OutputCacheStats,
     private readonly evictions: EvictionLog,
   ) {
     // Evictions made by other instances also stop renders under way here from being stored.
-    store.onRemoteEviction?.((eviction) => {
+    if (!hasEvictionBus(store.store)) return;
+    store.store.onRemoteEviction((eviction) => {
       if (eviction.kind === 'tags') this.evictions.evictedTags(eviction.tags);
       else if (eviction.kind === 'prefix') this.evictions.evictedPrefix(eviction.prefix);
       else if (eviction.kind === 'key') this.evictions.evictedKey(eviction.key);
@@ -80,48 +87,59 @@ export class OutputCacheProvider {
     if (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')) {
       throw new TypeError(`invalidateByPrefix: a path prefix starts with "/", got "${pathPrefix}"`);
     }
-    if (options.soft && this.store.markStale) return this.store.markStale({ prefix: pathPrefix });
+    if (options.soft && this.softly) return this.markStale({ prefix: pathPrefix });
     this.evictions.evictedPrefix(pathPrefix);
-    return this.store.evictPrefix(pathPrefix);
+    return this.store.call('evictPrefix', (store) => store.evictPrefix(pathPrefix));
   }
 
   /** Evicts everything (or, with `{ soft: true }`, marks everything stale). */
   invalidateAll(options: InvalidateOptions = {}): Promise<number> {
-    if (options.soft && this.store.markStale) return this.store.markStale({ all: true });
+    if (options.soft && this.softly) return this.markStale({ all: true });
     this.evictions.evictedAll();
-    return this.store.clear();
+    return this.store.call('clear', (store) => store.clear());
   }
 
   /** Removes one entry by its key (as shown by {@link list}); `{ soft: true }` marks it stale. */
   async remove(key: string, options: InvalidateOptions = {}): Promise<boolean> {
-    if (options.soft && this.store.markStale) return (await this.store.markStale({ key })) > 0;
+    if (options.soft && this.softly) return (await this.markStale({ key })) > 0;
     this.evictions.evictedKey(key);
-    return this.store.delete(key);
+    return this.store.call('delete', (store) => store.delete(key));
   }
 
   private async byTags(tags: string[], soft: boolean): Promise<number> {
     if (tags.length === 0) return 0;
-    if (soft && this.store.markStale) {
-      const marked = await this.store.markStale({ tags });
+    if (soft && this.softly) {
+      const marked = await this.markStale({ tags });
       this.logger.debug(`marked ${marked} stale by tag ${tags.join(', ')}`);
       return marked;
     }
     this.evictions.evictedTags(tags);
-    const removed = await this.store.evictTags(tags);
+    const removed = await this.store.call('evictTags', (store) => store.evictTags(tags));
     this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
     return removed;
   }
 
+  /** Whether the store evicts softly on request. */
+  private get softly(): boolean {
+    return canSoftEvict(this.store.store);
+  }
+
+  private markStale(selector: StaleSelector): Promise<number> {
+    return this.store.call('markStale', (store) =>
+      canSoftEvict(store) ? store.markStale(selector) : Promise.resolve(0),
+    );
+  }
+
   /** How many entries are cached. */
   count(): Promise<number> {
-    return this.store.count();
+    return this.store.call('count', (store) => store.count());
   }
 
   /** A page of cached entries (no bodies). */
   list(options: { skip?: number; take?: number } = {}): Promise<CacheEntrySummary[]> {
     const skip = Math.max(0, options.skip ?? 0);
     const take = Math.min(1000, Math.max(0, options.take ?? 50));
-    return this.store.list({ skip, take });
+    return this.store.call('list', (store) => store.list({ skip, take }));
   }
 
   /** Hits, misses, bypasses and not-stored reasons since start. */

@@ -21,6 +21,8 @@ export interface OutputCacheStatsSnapshot {
   staleIfError: number;
   /** Conditional requests answered 304 from the cache. */
   notModified: number;
+  /** Entries read but unservable (deleted, and the page rendered anew). */
+  unservable: number;
 }
 
 /** Counters of hits, misses, bypasses and reasons; read them through `OutputCacheProvider.stats()`. */
@@ -35,6 +37,7 @@ export class OutputCacheStats {
   stale = 0;
   staleIfError = 0;
   notModified = 0;
+  unservable = 0;
   private readonly bypassed = new Map<string, number>();
   private readonly notStored = new Map<string, number>();
 
@@ -57,23 +60,9 @@ export class OutputCacheStats {
       stale: this.stale,
       staleIfError: this.staleIfError,
       notModified: this.notModified,
+      unservable: this.unservable,
       bypassed: Object.fromEntries(this.bypassed),
       notStored: Object.fromEntries(this.notStored),
     };
-  }
-
-  reset(): void {
-    this.hits =
-      this.misses =
-      this.stored =
-      this.collapsed =
-      this.storeErrors =
-      this.storeSkipped =
-      this.stale =
-      this.staleIfError =
-      this.notModified =
-        0;
-    this.bypassed.clear();
-    this.notStored.clear();
   }
 }

@@ -50,11 +50,26 @@ export function retainUntil(entry: CacheEntry): number {
   return entry.retainUntil ?? entry.expiresAt;
 }
 
-/** A copy of an entry made stale now (soft eviction): its grace still applies. */
-export function staleCopy(entry: CacheEntry, now = Date.now()): CacheEntry {
+/**
+ * A copy of an entry made stale now (soft eviction): it keeps its grace, counted from now, so it
+ * is served stale while one refresh runs. `undefined` when the entry has no grace to be served
+ * stale in (`graceUntil` missing or equal to `expiresAt`, the default): a stale copy of it would
+ * be a miss at best, so the caller deletes it instead, and the eviction takes effect either way.
+ * An entry that is already stale is returned as it is.
+ *
+ * @example
+ * ```ts
+ * const stale = staleCopy(entry);
+ * if (stale) await store.set(stale);
+ * else await store.delete(entry.key);
+ * ```
+ */
+export function staleCopy(entry: CacheEntry, now = Date.now()): CacheEntry | undefined {
   if (entry.expiresAt <= now) return entry;
-  const grace = Math.max(0, (entry.graceUntil ?? entry.expiresAt) - entry.expiresAt);
-  const keep = Math.max(0, retainUntil(entry) - entry.expiresAt);
+  const grace = (entry.graceUntil ?? entry.expiresAt) - entry.expiresAt;
+  if (grace <= 0) return undefined;
+  // Kept at least through its grace, even when `retainUntil` was left out.
+  const keep = Math.max(grace, retainUntil(entry) - entry.expiresAt);
   return { ...entry, expiresAt: now, graceUntil: now + grace, retainUntil: now + keep };
 }
 
@@ -94,4 +109,14 @@ export function summarize(entry: CacheEntry): CacheEntrySummary {
     createdAt: entry.createdAt,
     expiresAt: entry.expiresAt,
   };
+}
+
+/**
+ * Where an entry stands at `now`: `fresh` (a hit), `grace` (served stale while one refresh
+ * runs), `kept` (past its grace, kept only to answer a failed render: stale-if-error).
+ */
+export function freshnessOf(entry: CacheEntry, now: number): 'fresh' | 'grace' | 'kept' {
+  if (now < entry.expiresAt) return 'fresh';
+  if (now < (entry.graceUntil ?? 0)) return 'grace';
+  return 'kept';
 }

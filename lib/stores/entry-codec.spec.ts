@@ -1,3 +1,4 @@
+import { unpack } from 'msgpackr';
 import type { CacheEntry } from './cache-entry.js';
 import { decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION } from './entry-codec.js';
 
@@ -23,6 +24,27 @@ describe('entry codec', () => {
     const bytes = encodeEntry(entry);
     expect([...bytes.subarray(0, 3)]).toEqual([0x4f, 0x43, ENTRY_FORMAT_VERSION]);
     expect(decodeEntry(bytes)).toEqual(entry);
+  });
+
+  it('keeps an empty variants object ("tried, none worth keeping") apart from no variants', () => {
+    const tried: CacheEntry = { ...entry, variants: {} };
+    expect(decodeEntry(encodeEntry(tried))).toEqual(tried);
+    const gzipOnly: CacheEntry = { ...entry, variants: { gzip: Buffer.from([31, 139]) } };
+    expect(decodeEntry(encodeEntry(gzipOnly))).toEqual(gzipOnly);
+    const untried: CacheEntry = { ...entry };
+    delete untried.variants;
+    const decoded = decodeEntry(encodeEntry(untried));
+    expect(decoded).toEqual(untried);
+    expect(decoded).not.toHaveProperty('variants');
+  });
+
+  it('writes empty variants so that an older reader sees no variants, never an empty body', () => {
+    const fields = unpack(encodeEntry({ ...entry, variants: {} }).subarray(3)) as unknown[];
+    // Readers of this version before `false` take only bytes as a variant: no `{}` there, but
+    // nothing served as a gzip or br body either.
+    expect(fields.slice(13)).toEqual([false, false]);
+    const untried: CacheEntry = { ...entry, variants: undefined };
+    expect((unpack(encodeEntry(untried).subarray(3)) as unknown[]).slice(13)).toEqual([null, null]);
   });
 
   it('reads nothing it does not know, without throwing', () => {

@@ -12,6 +12,16 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 /**
  * Encodes an entry for a store that keeps bytes (TypeORM, Redis): a 3-byte header ("OC",
  * version) and a MessagePack array of the entry's fields. Binary bodies stay binary.
+ *
+ * The two variant fields are `null` when the entry has no `variants`, the compressed bytes, or
+ * `false` when `variants` exists without that encoding: `variants: {}` ("tried, none worth
+ * keeping") survives the round trip, and a reader that knows only `null` and bytes still reads
+ * such an entry (as one without variants), so the format version stays.
+ *
+ * @example
+ * ```ts
+ * const entry = decodeEntry(encodeEntry({ ...page, variants: {} })); // variants: {}
+ * ```
  */
 export function encodeEntry(entry: CacheEntry): Buffer {
   const payload = packr.pack([
@@ -28,8 +38,8 @@ export function encodeEntry(entry: CacheEntry): Buffer {
     entry.graceUntil ?? null,
     entry.retainUntil ?? null,
     entry.etag ?? null,
-    entry.variants?.gzip ?? null,
-    entry.variants?.br ?? null,
+    entry.variants ? (entry.variants.gzip ?? false) : null,
+    entry.variants ? (entry.variants.br ?? false) : null,
   ]);
   const out = Buffer.allocUnsafe(payload.length + 3);
   out[0] = MAGIC_0;
@@ -90,13 +100,13 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
       number | null,
       number | null,
       string | null,
-      Uint8Array | null,
-      Uint8Array | null,
+      Uint8Array | false | null,
+      Uint8Array | false | null,
     ];
     if (typeof graceUntil === 'number') entry.graceUntil = graceUntil;
     if (typeof retain === 'number') entry.retainUntil = retain;
     if (typeof etag === 'string') entry.etag = etag;
-    if (gzip instanceof Uint8Array || br instanceof Uint8Array) {
+    if (isVariant(gzip) || isVariant(br)) {
       entry.variants = {};
       if (gzip instanceof Uint8Array) entry.variants.gzip = toBuffer(gzip);
       if (br instanceof Uint8Array) entry.variants.br = toBuffer(br);
@@ -112,6 +122,11 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
   } catch {
     return 'corrupt';
   }
+}
+
+/** A variant field that says `variants` exists: its bytes, or `false` (not kept). */
+function isVariant(field: unknown): boolean {
+  return field === false || field instanceof Uint8Array;
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

@@ -117,7 +117,11 @@ export class MemoryOutputCacheStore implements OutputCacheStore {
     return page;
   }
 
-  /** Soft eviction: the selected entries become stale now (their grace still applies). */
+  /**
+   * Soft eviction: the selected fresh entries become stale now and are served stale through
+   * their grace while one refresh runs; an entry without grace is deleted. Resolves how many
+   * were marked or deleted.
+   */
   async markStale(selector: StaleSelector): Promise<number> {
     const now = Date.now();
     let keys: Iterable<string>;
@@ -139,7 +143,9 @@ export class MemoryOutputCacheStore implements OutputCacheStore {
     for (const key of [...keys]) {
       const entry = this.getSync(key);
       if (!entry || entry.expiresAt <= now) continue;
-      await this.set(staleCopy(entry, now));
+      const stale = staleCopy(entry, now);
+      if (stale) await this.set(stale);
+      else this.lru.delete(key);
       marked++;
     }
     return marked;

@@ -1,8 +1,11 @@
 import type { CacheEntry, CacheEntrySummary } from './cache-entry.js';
 
 /**
- * The contract every store implements (memory today; TypeORM and Redis build on it).
- * Every method may reject: the cache treats a failed call as a miss and keeps serving.
+ * The contract every store implements: a small core over whole entries. Every method may
+ * reject; the cache wraps the store (`ResilientStore`: a timeout and a circuit breaker), treats
+ * a failed read as a miss and keeps serving. Optional abilities are separate interfaces
+ * ({@link SyncReadableStore}, {@link LockingStore}, {@link SoftEvictingStore},
+ * {@link EvictionBusStore}), each found with a type guard in `store-capabilities.ts`.
  *
  * @example
  * ```ts
@@ -12,7 +15,7 @@ import type { CacheEntry, CacheEntrySummary } from './cache-entry.js';
 export interface OutputCacheStore {
   /** The live entry under `key`, or `undefined` (missing, expired or unreadable). */
   get(key: string): Promise<CacheEntry | undefined>;
-  /** Stores `entry` under `entry.key` until `entry.expiresAt`, replacing any older one. */
+  /** Stores `entry` under `entry.key` until its `retainUntil` (or `expiresAt`), replacing any. */
   set(entry: CacheEntry): Promise<void>;
   /** Removes one entry; resolves whether it existed. */
   delete(key: string): Promise<boolean>;
@@ -26,21 +29,34 @@ export interface OutputCacheStore {
   count(): Promise<number>;
   /** A page of live entries, most recently used first where the store knows it. */
   list(options: { skip: number; take: number }): Promise<CacheEntrySummary[]>;
+}
+
+/** A store that can answer a read synchronously (memory, the tiered store's L1). */
+export interface SyncReadableStore extends OutputCacheStore {
+  /** The live entry under `key` if it is at hand now, without any I/O. */
+  getSync(key: string): CacheEntry | undefined;
+}
+
+/** A store with a render lock shared by every instance (the `distributedLock` option). */
+export interface LockingStore extends OutputCacheStore {
+  /** Resolves a release function, or undefined when another instance holds the lock. */
+  acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+}
+
+/** A store with soft eviction. */
+export interface SoftEvictingStore extends OutputCacheStore {
   /**
-   * Optional: a render lock shared by every instance (`distributedLock` option). Resolves a
-   * release function, or undefined when another instance holds the lock.
+   * The selected entries become stale now (served stale during their grace while one request
+   * renders them anew); an entry with no grace to be served stale in is deleted. Resolves how
+   * many entries were marked or deleted.
    */
-  acquireLock?(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
-  /**
-   * Optional: evictions made by other instances (a shared store with a bus), so that renders
-   * under way here are not stored with data older than the eviction.
-   */
-  onRemoteEviction?(listener: (eviction: RemoteEviction) => void): void;
-  /**
-   * Optional: soft eviction. The selected entries become stale now instead of going (their
-   * grace still applies); resolves how many. A store without it evicts hard.
-   */
-  markStale?(selector: StaleSelector): Promise<number>;
+  markStale(selector: StaleSelector): Promise<number>;
+}
+
+/** A store shared by instances that reports the evictions other instances make. */
+export interface EvictionBusStore extends OutputCacheStore {
+  /** Called for every eviction another instance made (and `all` after a lost bus). */
+  onRemoteEviction(listener: (eviction: RemoteEviction) => void): void;
 }
 
 /** Which entries a soft eviction marks stale. */

@@ -39,6 +39,9 @@ export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
   enableAutoPipelining: true,
 };
 
+/** Longest `close()` waits for a clean QUIT before it drops a connection. */
+export const CLOSE_TIMEOUT_MS = 1000;
+
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
@@ -60,6 +63,9 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
   private readonly logger = new Logger('OutputCache');
   private client: Redis | undefined;
   private connecting: Promise<Redis> | undefined;
+  /** The connection the store opened, from the moment it exists (close() ends it). */
+  private ownConnection: Redis | undefined;
+  private closed = false;
   private readonly owned: boolean;
   private readonly prefix: string;
   private readonly batch: number;
@@ -73,37 +79,49 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
     this.batch = options.batchSize ?? 200;
   }
 
-  /** The connection (opened on first use when the store owns it). */
+  /**
+   * The connection (opened on first use when the store owns it). Rejects once the store is
+   * closed: a late call never opens a connection again.
+   */
   async redis(): Promise<Redis> {
+    if (this.closed) throw closedError();
     if (this.client) return this.client;
-    this.connecting ??= (async () => {
-      const ioredis = await import('ioredis').catch(() => {
-        throw new Error('RedisOutputCacheStore needs the ioredis package: npm install ioredis');
-      });
-      const RedisClass = (ioredis.default ?? ioredis.Redis) as unknown as new (
-        ...args: any[]
-      ) => Redis;
-      const options = { ...FAIL_FAST_REDIS_OPTIONS, ...this.options.redis };
-      const client = this.options.url
-        ? new RedisClass(this.options.url, options)
-        : new RedisClass(options);
-      client.on('error', (error: Error) => this.logError('connection', error));
-      // Without an offline queue, commands sent before the connection is ready fail: wait for
-      // it once, briefly. If Redis is down, commands fail fast until ioredis reconnects.
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          client.off('ready', done);
-          resolve();
-        };
-        const timer = setTimeout(done, options.connectTimeout ?? 1000);
-        client.once('ready', done);
-      });
-      this.client = client;
-      this.startCleanup();
-      return client;
-    })();
+    this.connecting ??= this.connect();
     return this.connecting;
+  }
+
+  private async connect(): Promise<Redis> {
+    const ioredis = await import('ioredis').catch(() => {
+      throw new Error('RedisOutputCacheStore needs the ioredis package: npm install ioredis');
+    });
+    if (this.closed) throw closedError();
+    const RedisClass = (ioredis.default ?? ioredis.Redis) as unknown as new (
+      ...args: any[]
+    ) => Redis;
+    const options = { ...FAIL_FAST_REDIS_OPTIONS, ...this.options.redis };
+    const client = this.options.url
+      ? new RedisClass(this.options.url, options)
+      : new RedisClass(options);
+    this.ownConnection = client;
+    client.on('error', (error: Error) => this.logError('connection', error));
+    // Without an offline queue, commands sent before the connection is ready fail: wait for
+    // it once, briefly. If Redis is down, commands fail fast until ioredis reconnects.
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        client.off('ready', done);
+        client.off('end', done);
+        resolve();
+      };
+      const timer = setTimeout(done, options.connectTimeout ?? 1000);
+      client.once('ready', done);
+      // close() during the wait ends the connection: stop waiting.
+      client.once('end', done);
+    });
+    if (this.closed) throw closedError();
+    this.client = client;
+    this.startCleanup();
+    return client;
   }
 
   /** The key prefix. */
@@ -124,9 +142,9 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
   }
 
   async set(entry: CacheEntry): Promise<void> {
+    const redis = await this.redis();
     const ttl = retainUntil(entry) - Date.now();
     if (ttl <= 0) return;
-    const redis = await this.redis();
     const hash = keyHash(entry.key);
     const previous = await redis.hget(this.metaKey, hash);
     const multi = redis.multi();
@@ -152,6 +170,7 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
   }
 
   async delete(key: string): Promise<boolean> {
+    await this.redis();
     return (await this.removeHashes([keyHash(key)])) > 0;
   }
 
@@ -227,7 +246,11 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
     return metas.map((m) => (m ? parseSummary(m) : undefined)).filter((m) => m !== undefined);
   }
 
-  /** Soft eviction: the selected entries become stale now, re-written with their grace. */
+  /**
+   * Soft eviction: the selected fresh entries become stale now, re-written with their grace, so
+   * they are served stale while one refresh runs; an entry without grace is deleted. Resolves
+   * how many were marked or deleted.
+   */
   async markStale(selector: StaleSelector): Promise<number> {
     const redis = await this.redis();
     let hashes: string[];
@@ -250,16 +273,25 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
       const batch = hashes.slice(i, i + this.batch);
       const datas = await redis.mgetBuffer(...batch.map((h) => this.entryKey(h)));
       const pipeline = redis.pipeline();
+      const graceless: string[] = [];
       datas.forEach((data, j) => {
         const entry = data ? decodeEntry(data) : undefined;
         if (!entry || typeof entry === 'string' || entry.expiresAt <= now) return;
+        const hash = batch[j];
         const stale = staleCopy(entry, now);
-        const ttl = retainUntil(stale) - now;
-        if (ttl <= 0) return;
-        pipeline.set(this.entryKey(batch[j]), encodeEntry(stale), 'PX', ttl);
+        if (!stale) {
+          graceless.push(hash);
+          return;
+        }
+        pipeline.set(this.entryKey(hash), encodeEntry(stale), 'PX', retainUntil(stale) - now);
+        // count() and list() read the indexes: they follow the entry's new expiry.
+        pipeline.zadd(this.expiryKey, retainUntil(stale), hash);
+        pipeline.hset(this.metaKey, hash, JSON.stringify(summarize(stale)));
         marked++;
       });
-      await execOrThrow(pipeline);
+      if (pipeline.length > 0) await execOrThrow(pipeline);
+      // No grace to be served stale in: the eviction is a hard one.
+      marked += await this.removeHashes(graceless);
     }
     return marked;
   }
@@ -304,24 +336,20 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
     await this.close();
   }
 
-  /** Stops the cleanup and closes the connection if the store opened it. */
+  /**
+   * Closes the store for good: stops the cleanup and closes the connection if the store opened
+   * it, within about a second whatever its state (a clean QUIT when Redis answers, else the
+   * socket is dropped). Every later call rejects at once and opens no connection.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
-    if (this.owned && this.client) {
-      const client = this.client;
-      this.client = undefined;
-      this.connecting = undefined;
-      const ended = new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000).unref();
-        client.once('end', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await client.quit().catch(() => client.disconnect());
-      await ended;
-    }
+    const connection = this.ownConnection;
+    this.ownConnection = undefined;
+    this.client = undefined;
+    this.connecting = undefined;
+    if (this.owned && connection) await closeConnection(connection);
   }
 
   /** Removes entries and their index memberships; resolves how many entries existed. */
@@ -388,6 +416,41 @@ export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy 
   private get pathsKey(): string {
     return `${this.prefix}p`;
   }
+}
+
+/**
+ * Ends a connection within `timeoutMs`, whatever its state: a QUIT (pending replies arrive
+ * first) when it is ready, raced against the timer; then, or at once when it is not ready
+ * (connecting, reconnecting to a Redis that is down, where QUIT would wait in the offline queue
+ * for ever), the socket is dropped and reconnection stops.
+ *
+ * @example
+ * ```ts
+ * await closeConnection(subscriber); // resolves within a second, Redis up or down
+ * ```
+ */
+export async function closeConnection(client: Redis, timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const ended = new Promise<void>((resolve) => client.once('end', resolve));
+    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    // QUIT's reply comes before the server closes the socket: wait for the close as well.
+    const quit = client.quit().then(
+      () => ended,
+      () => undefined,
+    );
+    await Promise.race([quit, expired]);
+    clearTimeout(timer);
+  }
+  client.disconnect();
+}
+
+function closedError(): Error {
+  return new Error(
+    'RedisOutputCacheStore is closed: close() (or the app shutting down) ended it for good, and ' +
+      'it opens no connection again. Make calls before closing, or create a new store.',
+  );
 }
 
 /** ZRANGEBYLEX bounds of every `{path}\0{hash}` member whose path starts with `prefix`. */

@@ -8,7 +8,7 @@ import type {
   RemoteEviction,
   StaleSelector,
 } from './output-cache-store.interface.js';
-import { RedisOutputCacheStore, type RedisStoreOptions } from './redis.store.js';
+import { closeConnection, RedisOutputCacheStore, type RedisStoreOptions } from './redis.store.js';
 
 /** Options of {@link TieredOutputCacheStore}. Durations are seconds. */
 export interface TieredStoreOptions {
@@ -21,6 +21,12 @@ export interface TieredStoreOptions {
   /** Pub/sub channel of the eviction bus. Default `{prefix}evictions`. */
   channel?: string;
 }
+
+/**
+ * Longest the first call waits for the bus to subscribe. Past it the store goes on (a Redis that
+ * is down must not hold every call up); ioredis subscribes once Redis answers.
+ */
+const BUS_SUBSCRIBE_WAIT_MS = 2000;
 
 interface BusMessage {
   from: string;
@@ -51,6 +57,8 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
   private starting: Promise<void> | undefined;
   private readonly listeners: ((eviction: RemoteEviction) => void)[] = [];
   private wasConnected = false;
+  private closed = false;
+  private stopBusWait: (() => void) | undefined;
 
   constructor(private readonly options: TieredStoreOptions) {
     this.l1 = new MemoryOutputCacheStore({
@@ -65,13 +73,15 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
     this.l1MaxTtlMs = (options.l1MaxTtl ?? 300) * 1000;
   }
 
-  /** Connects the bus (once); every method waits for it. */
+  /** Connects the bus (once, a couple of seconds at most); every method waits for it. */
   start(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
     this.starting ??= this.connectBus();
     return this.starting;
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
+    if (this.closed) throw closedError();
     const local = this.l1.getSync(key);
     if (local) return local;
     await this.start();
@@ -86,12 +96,14 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
   }
 
   async set(entry: CacheEntry): Promise<void> {
+    if (this.closed) throw closedError();
     await this.start();
     await this.l2.set(entry);
     await this.l1.set(this.forL1(entry));
   }
 
   async delete(key: string): Promise<boolean> {
+    if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.delete(key);
     await this.l1.delete(key);
@@ -100,6 +112,7 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
   }
 
   async evictTags(tags: readonly string[]): Promise<number> {
+    if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.evictTags(tags);
     await this.l1.evictTags(tags);
@@ -108,6 +121,7 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
   }
 
   async evictPrefix(pathPrefix: string): Promise<number> {
+    if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.evictPrefix(pathPrefix);
     await this.l1.evictPrefix(pathPrefix);
@@ -116,6 +130,7 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
   }
 
   async clear(): Promise<number> {
+    if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.clear();
     await this.l1.clear();
@@ -124,14 +139,17 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
   }
 
   async count(): Promise<number> {
+    if (this.closed) throw closedError();
     return this.l2.count();
   }
 
   async list(options: { skip: number; take: number }): Promise<CacheEntrySummary[]> {
+    if (this.closed) throw closedError();
     return this.l2.list(options);
   }
 
-  acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+  async acquireLock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    if (this.closed) throw closedError();
     return this.l2.acquireLock(key, ttlMs);
   }
 
@@ -143,16 +161,23 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
     await this.close();
   }
 
-  /** Closes the bus, and the shared store if this store created it. */
+  /**
+   * Closes the store for good: the bus, L1, and the shared store if this store created it,
+   * within about a second whatever their state (Redis up or down). Every later call rejects at
+   * once; the bus is not connected again.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    this.stopBusWait?.();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    this.starting = undefined;
-    if (subscriber) {
-      subscriber.removeAllListeners('ready');
-      await subscriber.quit().catch(() => subscriber.disconnect());
-    }
-    if (this.ownsL2) await this.l2.close();
+    if (subscriber) subscriber.removeAllListeners('ready');
+    await Promise.all([
+      // The bus queues commands while Redis is down: QUIT there would wait for ever.
+      subscriber && closeConnection(subscriber),
+      this.ownsL2 && this.l2.close(),
+    ]);
+    await this.l1.clear();
   }
 
   private get channel(): string {
@@ -173,6 +198,7 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
 
   /** Soft eviction: stale in the shared store; every instance drops its copy and reads it anew. */
   async markStale(selector: StaleSelector): Promise<number> {
+    if (this.closed) throw closedError();
     await this.start();
     const marked = await this.l2.markStale(selector);
     const eviction: RemoteEviction =
@@ -196,6 +222,8 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
 
   private async connectBus(): Promise<void> {
     const main = await this.l2.redis();
+    // Closed while the shared store connected (a store given to us is not closed with us).
+    if (this.closed) throw closedError();
     // A subscribed connection can do nothing else: a second one, with the same settings, that
     // reconnects forever (offline queue on, so SUBSCRIBE is replayed after a reconnect).
     const subscriber = main.duplicate({
@@ -215,9 +243,30 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
       }
       this.wasConnected = true;
     });
-    await subscriber.subscribe(this.channel).catch((error: Error) => {
-      this.logger.warn(`eviction bus not subscribed yet: ${error.message}`);
+    // Waits for the subscription, briefly: a Redis that is down must not hold every call up
+    // (ioredis subscribes once it answers); close() ends the wait at once.
+    const subscribed = await new Promise<boolean>((resolve) => {
+      const finish = (done: boolean) => {
+        clearTimeout(timer);
+        this.stopBusWait = undefined;
+        resolve(done);
+      };
+      const timer = setTimeout(() => finish(false), BUS_SUBSCRIBE_WAIT_MS);
+      this.stopBusWait = () => finish(true);
+      subscriber.subscribe(this.channel).then(
+        () => finish(true),
+        (error: Error) => {
+          if (!this.closed) this.logger.warn(`eviction bus not subscribed yet: ${error.message}`);
+          finish(true);
+        },
+      );
     });
+    if (this.closed) throw closedError();
+    if (!subscribed) {
+      this.logger.warn(
+        'eviction bus not subscribed yet (Redis is not answering): it subscribes once Redis is back',
+      );
+    }
   }
 
   private receive(raw: string): void {
@@ -250,4 +299,11 @@ export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy
         return;
     }
   }
+}
+
+function closedError(): Error {
+  return new Error(
+    'TieredOutputCacheStore is closed: close() (or the app shutting down) ended it for good, ' +
+      'and it connects nothing again. Make calls before closing, or create a new store.',
+  );
 }

@@ -1,8 +1,17 @@
 import { Redis } from 'ioredis';
 import { fork } from 'node:child_process';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { RedisOutputCacheStore } from '../../lib/index.js';
 import { connectRedis, deletePrefix, REDIS_URL } from '../helpers/redis.js';
+import {
+  connectionsNamed,
+  countQuits,
+  uniqueConnectionName,
+  UNREACHABLE_REDIS_URL,
+  waitFor,
+  watchReconnects,
+} from './redis-connections.js';
 import { describeStoreContract, makeEntry } from './store-contract.js';
 
 const prefix = `oc-test:${process.pid}:`;
@@ -32,7 +41,7 @@ describeStoreContract(
       },
     };
   },
-  { keepsBytes: true },
+  { keepsBytes: true, softEviction: true },
 );
 
 describe('redis store', () => {
@@ -100,6 +109,123 @@ describe('redis store', () => {
   });
 });
 
+describe('redis store: closing', () => {
+  let admin: Redis;
+  beforeAll(async () => {
+    admin = await connectRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(admin, `${prefix}close:`);
+    admin.disconnect();
+  });
+
+  /** A store on the test Redis whose connection is found in CLIENT LIST by `name`. */
+  const named = (name: string) =>
+    new RedisOutputCacheStore({
+      url: REDIS_URL,
+      prefix: `${prefix}close:`,
+      redis: { connectionName: name, commandTimeout: 5000 },
+    });
+
+  it('the close of a reachable store still quits cleanly', async () => {
+    const name = uniqueConnectionName('quit');
+    const store = named(name);
+    await store.set(makeEntry());
+    const connection = await store.redis();
+    const quits = countQuits(connection);
+    expect(await connectionsNamed(admin, name)).toBe(1);
+    await store.close();
+    expect(quits.count).toBe(1);
+    expect(connection.status).toBe('end');
+    expect(await connectionsNamed(admin, name)).toBe(0);
+  });
+
+  it('after close, a late call rejects at once and never connects again', async () => {
+    const name = uniqueConnectionName('late');
+    const store = named(name);
+    const entry = makeEntry();
+    await store.set(entry);
+    await store.close();
+    expect(await connectionsNamed(admin, name)).toBe(0);
+
+    // A late caller (a background compression storing a variant after app.close()).
+    const started = Date.now();
+    const calls: Promise<unknown>[] = [
+      store.set(entry),
+      store.set({ ...entry, expiresAt: Date.now() - 1 }),
+      store.get(entry.key),
+      store.delete(entry.key),
+      store.evictTags(['x']),
+      store.evictPrefix('/'),
+      store.clear(),
+      store.count(),
+      store.list({ skip: 0, take: 10 }),
+      store.markStale({ all: true }),
+      store.acquireLock(entry.key, 1000),
+      store.cleanup(),
+      store.redis(),
+    ];
+    for (const call of calls) await expect(call).rejects.toThrow(/RedisOutputCacheStore is closed/);
+    // At once: no connection attempt, no timeout waited for (a wide margin for a busy machine).
+    expect(Date.now() - started).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await connectionsNamed(admin, name)).toBe(0);
+    await store.close(); // closing twice is harmless
+  });
+
+  it('a close while ioredis loads leaves no connection behind', async () => {
+    const name = uniqueConnectionName('loading');
+    const store = named(name);
+    const pending = store.get('https://shop.example/').then(
+      () => 'resolved',
+      (error: Error) => error.message,
+    );
+    await store.close();
+    expect(await pending).toMatch(/RedisOutputCacheStore is closed/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await connectionsNamed(admin, name)).toBe(0);
+  });
+
+  it('a close while the first connection is not ready yet ends it, and it stays ended', async () => {
+    // A server that accepts and never answers: the connection exists, and is never ready.
+    const silent = await silentServer();
+    const store = new RedisOutputCacheStore({
+      url: `redis://127.0.0.1:${silent.port}`,
+      redis: { commandTimeout: 5000 },
+    });
+    try {
+      const pending = store.get('https://shop.example/').then(
+        () => 'resolved',
+        (error: Error) => error.message,
+      );
+      await waitFor(() => silent.accepted === 1, 5000, 'the store to connect');
+      const started = Date.now();
+      await store.close();
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await pending).toMatch(/RedisOutputCacheStore is closed/);
+      await waitFor(() => silent.open() === 0, 5000, 'the connection to close');
+      await new Promise((r) => setTimeout(r, 1500)); // longer than the longest retry delay
+      expect(silent.accepted).toBe(1);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('closes within a bound when Redis is unreachable, and stops reconnecting', async () => {
+    const store = new RedisOutputCacheStore({ url: UNREACHABLE_REDIS_URL, prefix });
+    const connection = await store.redis(); // not ready: ioredis keeps retrying
+    await expect(store.set(makeEntry())).rejects.toThrow();
+    const started = Date.now();
+    await store.close();
+    // About nothing in fact (the socket is dropped, no QUIT waits); a wide margin for CI.
+    expect(Date.now() - started).toBeLessThan(5000);
+    const reconnects = watchReconnects([connection]);
+    await new Promise((r) => setTimeout(r, 1500)); // longer than the longest retry delay
+    expect(reconnects.attempts).toBe(0);
+    await expect(store.set(makeEntry())).rejects.toThrow(/RedisOutputCacheStore is closed/);
+  });
+});
+
 describe('redis store: evicting a tag of 100,000 entries', () => {
   it('never blocks Redis: no command of its own or of others takes 10 ms', async () => {
     const admin = await connectRedis();
@@ -154,6 +280,30 @@ describe('redis store: evicting a tag of 100,000 entries', () => {
     }
   }, 120_000);
 });
+
+/** A TCP server that accepts connections and never answers. */
+async function silentServer() {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.resume(); // reads and drops what comes, so that the client's FIN is seen
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get accepted() {
+      return accepted;
+    },
+    open: () => sockets.size,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 function spawnProbe() {
   const script = fileURLToPath(new URL('../helpers/redis-latency-probe.cjs', import.meta.url));

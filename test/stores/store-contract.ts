@@ -1,4 +1,4 @@
-import type { CacheEntry, OutputCacheStore } from '../../lib/index.js';
+import type { CacheEntry, OutputCacheStore, StaleSelector } from '../../lib/index.js';
 
 /** What a store's test file gives the contract suite. */
 export interface StoreUnderTest {
@@ -29,15 +29,35 @@ export function makeEntry(overrides: Partial<CacheEntry> = {}): CacheEntry {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the contract can do with a store. */
+export interface StoreCapabilities {
+  /** The store keeps bytes (it must give `writeRaw`): corrupt entries are tested. */
+  keepsBytes: boolean;
+  /** The store implements `markStale` (soft eviction): its rules are tested. */
+  softEviction?: boolean;
+}
+
+/** The store's `markStale`, or a failure saying the store claimed it without implementing it. */
+function softEvicting(
+  name: string,
+  store: OutputCacheStore,
+): { markStale(selector: StaleSelector): Promise<number> } {
+  const soft = store as { markStale?: (selector: StaleSelector) => Promise<number> };
+  if (typeof soft.markStale !== 'function') {
+    throw new Error(`${name}: a store tested for soft eviction must implement markStale`);
+  }
+  return soft as { markStale(selector: StaleSelector): Promise<number> };
+}
+
 /**
  * The contract every store passes (one suite, run against each store, as bentocache does):
  * reads and writes, expiry, tags, routes, prefixes, listing, binary and large bodies,
- * concurrency, and unreadable entries as misses.
+ * concurrency, unreadable entries as misses and, for stores that have it, soft eviction.
  */
 export function describeStoreContract(
   name: string,
   open: () => Promise<StoreUnderTest>,
-  capabilities: { keepsBytes: boolean },
+  capabilities: StoreCapabilities,
 ): void {
   describe(`${name} store contract`, () => {
     let sut: StoreUnderTest;
@@ -206,5 +226,73 @@ export function describeStoreContract(
         await sut.writeRaw(entry.key, Buffer.from([0x4f, 0x43, 1, 0xc1, 0xff])); // bad msgpack
         expect(await store.get(entry.key)).toBeUndefined();
       });
+
+    // An eviction always takes effect: soft, the entry is served stale through its grace while
+    // one refresh runs; an entry with no grace to be served stale in goes, as in a hard one.
+    if (capabilities.softEviction) {
+      it('soft eviction of an entry without grace deletes it', async () => {
+        const soft = softEvicting(name, store);
+        const noGrace = makeEntry({ tags: ['soft', 'route:S/s'] });
+        // Grace equal to expiry (no grace), though kept longer for stale-if-error.
+        const zeroGrace = makeEntry({ tags: ['soft'] });
+        zeroGrace.graceUntil = zeroGrace.expiresAt;
+        zeroGrace.retainUntil = zeroGrace.expiresAt + 30_000;
+        const byKey = makeEntry();
+        const byPrefix = makeEntry({ path: '/soft/a' });
+        const other = makeEntry({ tags: ['other'] });
+        for (const e of [noGrace, zeroGrace, byKey, byPrefix, other]) await store.set(e);
+
+        expect(await soft.markStale({ tags: ['soft'] })).toBe(2);
+        expect(await store.get(noGrace.key)).toBeUndefined();
+        expect(await store.get(zeroGrace.key)).toBeUndefined();
+        expect(await soft.markStale({ key: byKey.key })).toBe(1);
+        expect(await store.get(byKey.key)).toBeUndefined();
+        expect(await soft.markStale({ prefix: '/soft/' })).toBe(1);
+        expect(await store.get(byPrefix.key)).toBeUndefined();
+        expect(await store.get(other.key)).toBeDefined();
+        expect(await store.count()).toBe(1);
+        expect(await soft.markStale({ all: true })).toBe(1);
+        expect(await store.get(other.key)).toBeUndefined();
+        expect(await store.count()).toBe(0);
+        expect(await store.list({ skip: 0, take: 10 })).toEqual([]);
+        expect(await soft.markStale({ key: 'https://nope/' })).toBe(0);
+      });
+
+      it('soft eviction of an entry with grace leaves it stale but readable until its grace ends', async () => {
+        const soft = softEvicting(name, store);
+        // Wide enough that a loaded machine still reads it within its grace.
+        const graceMs = 2000;
+        const now = Date.now();
+        const entry = makeEntry({
+          tags: ['soft-grace'],
+          expiresAt: now + 60_000,
+          graceUntil: now + 60_000 + graceMs,
+          retainUntil: now + 60_000 + graceMs,
+        });
+        const fresh = makeEntry({ tags: ['untouched'] });
+        await store.set(entry);
+        await store.set(fresh);
+        const before = Date.now();
+        expect(await soft.markStale({ tags: ['soft-grace'] })).toBe(1);
+        const after = Date.now();
+
+        const stale = await store.get(entry.key);
+        expect(stale).toBeDefined();
+        expect(stale!.body.toString()).toBe(entry.body.toString());
+        // Stale from the eviction on, with its grace counted from then.
+        expect(stale!.expiresAt).toBeGreaterThanOrEqual(before);
+        expect(stale!.expiresAt).toBeLessThanOrEqual(after);
+        expect(stale!.graceUntil! - stale!.expiresAt).toBe(graceMs);
+        expect(await store.count()).toBe(2);
+        // Already stale: a second soft eviction neither counts it nor extends its grace.
+        expect(await soft.markStale({ tags: ['soft-grace'] })).toBe(0);
+        expect((await store.get(entry.key))!.graceUntil).toBe(stale!.graceUntil);
+        expect((await store.get(fresh.key))!.expiresAt).toBe(fresh.expiresAt);
+
+        await sleep(stale!.graceUntil! - Date.now() + 100);
+        expect(await store.get(entry.key)).toBeUndefined();
+        expect(await store.count()).toBe(1);
+      });
+    }
   });
 }

@@ -1,5 +1,14 @@
 import { TieredOutputCacheStore, type RemoteEviction } from '../../lib/index.js';
 import { connectRedis, deletePrefix, freePort, REDIS_URL, ScratchRedis } from '../helpers/redis.js';
+import type { Redis } from 'ioredis';
+import {
+  connectionsNamed,
+  countQuits,
+  uniqueConnectionName,
+  UNREACHABLE_REDIS_URL,
+  waitFor,
+  watchReconnects,
+} from './redis-connections.js';
 import { describeStoreContract, makeEntry } from './store-contract.js';
 
 const prefix = `oc-tiered:${process.pid}:`;
@@ -25,7 +34,7 @@ describeStoreContract(
     };
   },
   // Bytes live in L2 (the Redis store passes that part); L1 keeps objects.
-  { keepsBytes: false },
+  { keepsBytes: false, softEviction: true },
 );
 
 describe('tiered store across instances', () => {
@@ -76,4 +85,117 @@ describe('tiered store across instances', () => {
       await redis.kill();
     }
   }, 20_000);
+});
+
+/** The eviction bus connection of a tiered store (private: the tests look at its state). */
+const busOf = (store: TieredOutputCacheStore) =>
+  (store as unknown as { subscriber?: Redis }).subscriber;
+
+describe('tiered store: closing', () => {
+  it('closes within a bound when Redis is unreachable, while its bus is still subscribing', async () => {
+    const store = new TieredOutputCacheStore({
+      redis: { url: UNREACHABLE_REDIS_URL, prefix: `${prefix}down:` },
+    });
+    // A request storing its page while Redis is down: it waits for the bus, which waits for Redis.
+    const storing = store.set(makeEntry()).then(
+      () => 'stored',
+      (error: Error) => error.message,
+    );
+    await waitFor(() => busOf(store) !== undefined, 10_000, 'the eviction bus');
+    const bus = busOf(store)!;
+    const main = await store.l2.redis();
+    const started = Date.now();
+    await store.close(); // what SIGTERM ends in (app.close())
+    // About a second at most in fact; a wide margin for a busy machine.
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await storing).not.toBe('stored');
+    const reconnects = watchReconnects([bus, main]);
+    await new Promise((r) => setTimeout(r, 1500)); // longer than the longest retry delay
+    expect(reconnects.attempts).toBe(0);
+    expect(busOf(store)).toBeUndefined();
+  }, 20_000);
+
+  it('closes within a bound when Redis is unreachable, after it started without it', async () => {
+    const store = new TieredOutputCacheStore({
+      redis: { url: UNREACHABLE_REDIS_URL, prefix: `${prefix}down:` },
+    });
+    // The bus is not subscribed, and the store goes on: calls fail fast, they do not hang.
+    await store.start();
+    await expect(store.set(makeEntry())).rejects.toThrow();
+    const bus = busOf(store)!;
+    const main = await store.l2.redis();
+    expect(bus.status).not.toBe('ready');
+    const started = Date.now();
+    await store.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    const reconnects = watchReconnects([bus, main]);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(reconnects.attempts).toBe(0);
+  }, 20_000);
+
+  it('the close of a reachable store still quits cleanly, the bus too', async () => {
+    const name = uniqueConnectionName('tiered-quit');
+    const admin = await connectRedis();
+    const store = new TieredOutputCacheStore({
+      redis: { url: REDIS_URL, prefix: `${prefix}quit:`, redis: { connectionName: name } },
+    });
+    try {
+      await store.set(makeEntry());
+      const bus = busOf(store)!;
+      const main = await store.l2.redis();
+      const quits = [countQuits(bus), countQuits(main)];
+      expect(await connectionsNamed(admin, name)).toBe(2);
+      await store.close();
+      expect(quits.map((q) => q.count)).toEqual([1, 1]);
+      expect([bus.status, main.status]).toEqual(['end', 'end']);
+      expect(await connectionsNamed(admin, name)).toBe(0);
+    } finally {
+      await deletePrefix(admin, `${prefix}quit:`);
+      admin.disconnect();
+    }
+  });
+
+  it('after close, a late call rejects at once and connects nothing again', async () => {
+    const name = uniqueConnectionName('tiered-late');
+    const admin = await connectRedis();
+    const store = new TieredOutputCacheStore({
+      redis: { url: REDIS_URL, prefix: `${prefix}late:`, redis: { connectionName: name } },
+    });
+    try {
+      const entry = makeEntry();
+      await store.set(entry);
+      expect(store.getSync(entry.key)).toBeDefined();
+      await store.close();
+      expect(await connectionsNamed(admin, name)).toBe(0);
+
+      // A late caller (a background compression storing a variant after app.close()).
+      const started = Date.now();
+      const calls: Promise<unknown>[] = [
+        store.set(entry),
+        store.get(entry.key),
+        store.delete(entry.key),
+        store.evictTags(['x']),
+        store.evictPrefix('/'),
+        store.clear(),
+        store.count(),
+        store.list({ skip: 0, take: 10 }),
+        store.markStale({ all: true }),
+        store.acquireLock(entry.key, 1000),
+        store.start(),
+      ];
+      for (const call of calls) {
+        await expect(call).rejects.toThrow(/TieredOutputCacheStore is closed/);
+      }
+      await expect(store.l2.redis()).rejects.toThrow(/RedisOutputCacheStore is closed/);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(store.getSync(entry.key)).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await connectionsNamed(admin, name)).toBe(0);
+      expect(busOf(store)).toBeUndefined();
+      await store.close(); // closing twice is harmless
+    } finally {
+      await deletePrefix(admin, `${prefix}late:`);
+      admin.disconnect();
+    }
+  });
 });

@@ -1,0 +1,22 @@
+import type { CallHandler } from '@nestjs/common';
+import type { RoutePolicy } from '../policy/route-policy.resolver.js';
+
+/** One cacheable request once its key is known: what every stage after the key shares. */
+export interface Lookup {
+  /** The platform's request (what vary-by resolvers, tags and components receive). */
+  readonly req: any;
+  /** The platform's response. */
+  readonly res: any;
+  readonly key: string;
+  /** The normalised path (for `exclude`, prefix eviction and logs). */
+  readonly path: string;
+  readonly policy: RoutePolicy;
+  readonly next: CallHandler;
+  /** A background refresh of a stale entry (the loopback request of `StaleRefresher`). */
+  readonly refresh: boolean;
+}
+
+/** A request that must not use the cache, and why (counted in the stats). */
+export interface Bypass {
+  readonly bypass: string;
+}

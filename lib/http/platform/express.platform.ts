@@ -1,0 +1,157 @@
+import { Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { StoredHeaders } from '../../stores/cache-entry.js';
+import { HttpPlatform, type LocalAddress, type UncapturedEnd } from './http-platform.js';
+
+/** The Express response methods the platform wraps. */
+interface ExpressResponse extends ServerResponse {
+  send?: (body?: unknown) => unknown;
+  json?: (body?: unknown) => unknown;
+  render?: (...args: unknown[]) => unknown;
+}
+
+function inert(this: unknown) {
+  return this;
+}
+
+/**
+ * {@link HttpPlatform} for `@nestjs/platform-express` (Express 5). Every reply of a route passes
+ * through `res.send` of its response (`@Render` sends the rendered HTML, JSON replies the
+ * serialised string), so that is where bodies are captured; `writeHead` is where the head is
+ * final (hooks such as `on-headers`, used by `express-session`, add headers there).
+ */
+@Injectable()
+export class ExpressPlatform extends HttpPlatform {
+  method(req: any): string {
+    return req.method;
+  }
+
+  url(req: any): string {
+    return req.originalUrl ?? req.url;
+  }
+
+  protocol(req: any): string {
+    return req.protocol === 'https' ? 'https' : 'http';
+  }
+
+  host(req: any): string {
+    return req.host ?? req.headers.host ?? '';
+  }
+
+  headers(req: any): IncomingHttpHeaders {
+    return req.headers;
+  }
+
+  localAddress(req: any): LocalAddress | undefined {
+    const socket = req.socket;
+    if (!socket?.localPort) return undefined;
+    return { address: socket.localAddress, port: socket.localPort, encrypted: !!socket.encrypted };
+  }
+
+  status(res: ServerResponse): number {
+    return res.statusCode;
+  }
+
+  responseHeaders(res: ServerResponse): OutgoingHttpHeaders {
+    return res.getHeaders();
+  }
+
+  setHeader(res: ServerResponse, name: string, value: string | string[]): void {
+    res.setHeader(name, value);
+  }
+
+  removeHeader(res: ServerResponse, name: string): void {
+    res.removeHeader(name);
+  }
+
+  headersSent(res: ServerResponse): boolean {
+    return res.headersSent;
+  }
+
+  captureBody(
+    res: ExpressResponse,
+    onBody: (body: Buffer | string, send: (body: Buffer | string) => void) => void,
+  ): void {
+    const original = res.send;
+    if (typeof original !== 'function') return;
+    res.send = function captureSend(this: ExpressResponse, body?: unknown) {
+      // Objects go through res.json, which serialises and comes back here with a string.
+      if (typeof body !== 'string' && !Buffer.isBuffer(body)) return original.call(this, body);
+      res.send = original;
+      settleContentType(res, body);
+      onBody(body, (final) => original.call(res, final));
+      return res;
+    };
+  }
+
+  onHeadersWritten(
+    res: ServerResponse,
+    listener: (status: number, headers: OutgoingHttpHeaders) => void,
+  ): void {
+    const writeHead = res.writeHead;
+    let called = false;
+    res.writeHead = function writeHeadObserved(this: ServerResponse, ...args: unknown[]) {
+      const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+      if (!called) {
+        called = true;
+        listener(this.statusCode, { ...this.getHeaders(), ...headersArgument(args) });
+      }
+      return result;
+    } as ServerResponse['writeHead'];
+  }
+
+  onClose(res: ServerResponse, listener: (end: UncapturedEnd) => void): void {
+    res.once('close', () => listener(res.writableFinished ? 'streamed' : 'aborted'));
+  }
+
+  wrapRender(res: ExpressResponse, wrap: <T>(render: () => T) => T): void {
+    const render = res.render;
+    if (typeof render !== 'function') return;
+    res.render = function renderWrapped(this: unknown, ...args: unknown[]) {
+      return wrap(() => render.apply(this, args));
+    };
+  }
+
+  writeResponse(
+    res: ExpressResponse,
+    status: number,
+    body: Buffer | undefined,
+    ...headers: StoredHeaders[]
+  ): void {
+    res.statusCode = status;
+    for (const set of headers) for (const name in set) res.setHeader(name, set[name]);
+    res.end(body);
+    // Nest still ends its reply after the interceptor (an @Render view, a returned value).
+    res.send = inert;
+    res.json = inert;
+    res.render = inert;
+  }
+}
+
+/** Content types settled exactly as Express would, so stored headers match what went out. */
+function settleContentType(res: ServerResponse, body: string | Buffer): void {
+  const type = res.getHeader('content-type');
+  if (typeof body === 'string') {
+    if (type === undefined) res.setHeader('content-type', 'text/html; charset=utf-8');
+    else if (typeof type === 'string' && !/;\s*charset=/i.test(type)) {
+      res.setHeader('content-type', `${type}; charset=utf-8`);
+    }
+  } else if (type === undefined) {
+    res.setHeader('content-type', 'application/octet-stream');
+  }
+}
+
+/** Headers passed to `writeHead` itself (`writeHead(status, [reason,] headers)`). */
+function headersArgument(args: unknown[]): OutgoingHttpHeaders {
+  const last = args[args.length - 1];
+  if (args.length < 2 || typeof last !== 'object' || last === null) return {};
+  const headers: OutgoingHttpHeaders = {};
+  if (Array.isArray(last)) {
+    // The raw form: [name, value, name, value, ...]
+    for (let i = 0; i + 1 < last.length; i += 2)
+      headers[String(last[i]).toLowerCase()] = last[i + 1];
+    return headers;
+  }
+  for (const [name, value] of Object.entries(last)) headers[name.toLowerCase()] = value as never;
+  return headers;
+}

@@ -1,0 +1,85 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { StoredHeaders } from '../../stores/cache-entry.js';
+
+/** Where a request arrived: what a loopback request to the same server needs. */
+export interface LocalAddress {
+  address: string;
+  port: number;
+  encrypted: boolean;
+}
+
+/** Why a response ended without the route's body being captured. */
+export type UncapturedEnd = 'aborted' | 'streamed';
+
+/**
+ * Everything the cache pipeline needs of a request and a response, behind one seam: the stages
+ * never touch a framework's objects directly. `ExpressPlatform` implements it for
+ * `@nestjs/platform-express`; another platform (Fastify) implements the same methods.
+ *
+ * Requests and responses stay opaque (`any`): vary-by resolvers, tag functions and components
+ * receive the platform's own request, as the app knows it.
+ */
+export abstract class HttpPlatform {
+  /** The request method, upper-case. */
+  abstract method(req: any): string;
+  /** The request target exactly as the route sees it (path and query, undecoded). */
+  abstract url(req: any): string;
+  /** `http` or `https`, as the platform resolves it (`trust proxy` decides on forwarded ones). */
+  abstract protocol(req: any): string;
+  /** Host and port, as the platform resolves it. */
+  abstract host(req: any): string;
+  /** The raw request headers (lower-case names). */
+  abstract headers(req: any): IncomingHttpHeaders;
+  /** The local end of the request's connection, when it is a TCP socket. */
+  abstract localAddress(req: any): LocalAddress | undefined;
+
+  /** The response status as it stands. */
+  abstract status(res: any): number;
+  /** The response headers as they stand (lower-case names). */
+  abstract responseHeaders(res: any): OutgoingHttpHeaders;
+  abstract setHeader(res: any, name: string, value: string | string[]): void;
+  abstract removeHeader(res: any, name: string): void;
+  /** Whether the status line and headers are on their way to the client. */
+  abstract headersSent(res: any): boolean;
+
+  /**
+   * Hands the route's final body to `onBody` where the route sends it (a rendered view, a
+   * serialised JSON reply, a string or a Buffer), before anything is written, with `send` to
+   * write what should go out instead, now or later. Called once per response.
+   */
+  abstract captureBody(
+    res: any,
+    onBody: (body: Buffer | string, send: (body: Buffer | string) => void) => void,
+  ): void;
+
+  /**
+   * Calls `listener` once, with the status and the final headers, when the response's head is
+   * written: after every hook that adds headers at that moment (sessions add `Set-Cookie` there).
+   */
+  abstract onHeadersWritten(
+    res: any,
+    listener: (status: number, headers: OutgoingHttpHeaders) => void,
+  ): void;
+
+  /**
+   * Calls `listener` once when the response closes: `'aborted'` when the client went away
+   * before the response was complete, else `'streamed'` (the caller knows whether it captured
+   * a body meanwhile).
+   */
+  abstract onClose(res: any, listener: (end: UncapturedEnd) => void): void;
+
+  /** Makes the view rendering of this response run through `wrap` (inside the request context). */
+  abstract wrapRender(res: any, wrap: <T>(render: () => T) => T): void;
+
+  /**
+   * Writes a whole response (a stored entry, or a 304; header sets applied in order, later ones
+   * win) and makes the rest of the framework's
+   * reply for this response a no-op: the route's view is not rendered again.
+   */
+  abstract writeResponse(
+    res: any,
+    status: number,
+    body: Buffer | undefined,
+    ...headers: StoredHeaders[]
+  ): void;
+}

@@ -1,0 +1,315 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { CallHandler } from '@nestjs/common';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Observable } from 'rxjs';
+import { type ComposedPage, PageComposer, stripMarkers } from '../components/page-composer.js';
+import {
+  type OutputCacheRequestContext,
+  outputCacheContext,
+} from '../display-control/request-context.js';
+import { ROUTE_TAG_PREFIX, X_CACHE_HEADER } from '../output-cache.constants.js';
+import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
+import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
+import { requestForbidsStoring } from '../policy/request-rules.js';
+import { responseNotStoredReason } from '../policy/response-rules.js';
+import type { RoutePolicy } from '../policy/route-policy.resolver.js';
+import { EvictionLog } from '../provider/eviction-log.js';
+import { OutputCacheStats } from '../provider/output-cache.stats.js';
+import { type CacheEntry, retainUntil } from '../stores/cache-entry.js';
+import { ownBuffer } from '../stores/own-buffer.js';
+import { ResilientStore } from '../stores/resilient.store.js';
+import { BackgroundTasks } from './background-tasks.js';
+import { HitWriter } from './hit-writer.js';
+import type { Lookup } from './lookup.js';
+import { HttpPlatform } from './platform/http-platform.js';
+import type { Finish, RenderOutcome } from './render-outcome.js';
+import { RequestScope } from './request-scope.js';
+import { headersToStore } from './stored-headers.js';
+import { strongEtag, worthCompressing } from './variants.js';
+
+/** One render being recorded. */
+interface Recording {
+  readonly lookup: Lookup;
+  readonly ctx: OutputCacheRequestContext;
+  /** The response's headers before the route ran (a middleware's, set again on every hit). */
+  readonly before: OutgoingHttpHeaders;
+  /** The page as it will be stored, once the body is captured. */
+  page?: ComposedPage;
+  /** The headers when the route sent its body, before holes rendered: what is stored. */
+  atSend?: OutgoingHttpHeaders;
+  /** The headers once this response's holes rendered (theirs are this request's own). */
+  filled?: OutgoingHttpHeaders;
+  /** Status and headers as they went out: what the response rules judge. */
+  head?: { status: number; headers: OutgoingHttpHeaders };
+  captured: boolean;
+  /** The response rules ran (the outcome may still wait for the store write). */
+  decided: boolean;
+  done: boolean;
+  end: (outcome: RenderOutcome) => void;
+}
+
+/**
+ * The render stage: runs the route inside its request context and, when this request leads
+ * the render of its key, records the response: the body where the route sends it (cacheable
+ * components rendered inline, holes kept), the headers where they are finally written (after
+ * every hook that adds `Set-Cookie`), the response rules on those, then the entry and the store
+ * write. Stale-if-error answers a failed render with the kept page.
+ */
+@Injectable()
+export class ResponseRecorder {
+  protected readonly logger = new Logger('OutputCache');
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
+    protected readonly platform: HttpPlatform,
+    protected readonly stats: OutputCacheStats,
+    protected readonly composer: PageComposer,
+    protected readonly scope: RequestScope,
+    protected readonly store: ResilientStore,
+    protected readonly evictions: EvictionLog,
+    protected readonly hits: HitWriter,
+    protected readonly tasks: BackgroundTasks,
+  ) {}
+
+  /**
+   * Renders the route. With `finish` (this request leads the render of its key) the response is
+   * recorded and stored when the rules allow; with `fallback`, a failed render is answered with
+   * that kept entry (stale-if-error).
+   */
+  render(lookup: Lookup, finish: Finish | undefined, fallback?: CacheEntry): Observable<unknown> {
+    const { req, res, policy, next } = lookup;
+    this.stats.misses++;
+    if (this.options.headers) this.platform.setHeader(res, X_CACHE_HEADER, 'MISS');
+    const ctx = this.scope.create(req, res, policy.routeId, finish !== undefined);
+    ctx.startedAt = this.evictions.now();
+    if (finish || fallback) this.record(lookup, ctx, finish, fallback);
+    return this.scope.handle(ctx, next);
+  }
+
+  /** Runs the route without recording (not cached, or bypassed); views may place components. */
+  pass(req: any, res: any, routeId: string, next: CallHandler): Observable<unknown> {
+    return this.scope.handle(this.scope.create(req, res, routeId, false), next);
+  }
+
+  private record(
+    lookup: Lookup,
+    ctx: OutputCacheRequestContext,
+    finish: Finish | undefined,
+    fallback: CacheEntry | undefined,
+  ): void {
+    const { res } = lookup;
+    const rec: Recording = {
+      lookup,
+      ctx,
+      before: { ...this.platform.responseHeaders(res) },
+      captured: false,
+      decided: false,
+      done: false,
+      end: (outcome) => {
+        if (rec.done) return;
+        rec.done = true;
+        finish?.(outcome);
+      },
+    };
+    this.platform.captureBody(res, (raw, send) => {
+      rec.captured = true;
+      // The client went away before this: the render was handed over, nothing is judged.
+      if (rec.done) return send(raw);
+      const status = this.platform.status(res);
+      if (fallback && status >= 500 && Date.now() < retainUntil(fallback)) {
+        this.serveKept(rec, fallback);
+        return;
+      }
+      if (!finish) {
+        rec.done = true;
+        return send(raw);
+      }
+      const prepared = this.prepare(rec, raw);
+      const sendPage = ({ page, body }: { page: ComposedPage; body: Buffer }) => {
+        rec.page = page;
+        if (page.holes.length === 0) {
+          // A strong validator of the bytes; Express then adds no weak one of its own.
+          page.etag = strongEtag(page.body);
+          this.platform.setHeader(res, 'etag', page.etag);
+        }
+        rec.filled = { ...this.platform.responseHeaders(res) };
+        rec.atSend ??= rec.filled;
+        // The head already went out (the route wrote it itself): judge now.
+        if (rec.head) this.decide(rec);
+        send(body);
+      };
+      if (!(prepared instanceof Promise)) return sendPage(prepared);
+      prepared.then(sendPage, (error: unknown) => {
+        this.logger.error(`composing ${lookup.policy.routeId} failed: ${String(error)}`);
+        this.notStored('compose-error', lookup);
+        rec.end({ notStored: 'compose-error' });
+        send(stripMarkers(ctx, raw as string));
+      });
+    });
+    this.platform.onHeadersWritten(res, (status, headers) => {
+      rec.head = { status, headers };
+      if (rec.page && !rec.done && !rec.decided) this.decide(rec);
+    });
+    this.platform.onClose(res, (how) => {
+      if (rec.done || rec.decided) return;
+      if (how === 'aborted') {
+        // The client went away before its page was complete: nothing can be judged (hooks that
+        // add headers never ran), so nothing is stored, and one waiter renders instead.
+        this.notStored('aborted', lookup);
+        rec.end({ handover: true });
+        return;
+      }
+      // Completed without a captured body: streamed (StreamableFile, res.write), or an error.
+      const status = this.platform.status(res);
+      const reason = status >= 500 ? 'server-error' : status === 200 ? 'stream' : 'status';
+      this.notStored(reason, lookup);
+      rec.end({ notStored: reason });
+    });
+  }
+
+  /** The page as stored and the body to send: synchronously when no component was placed. */
+  private prepare(
+    rec: Recording,
+    raw: Buffer | string,
+  ): { page: ComposedPage; body: Buffer } | Promise<{ page: ComposedPage; body: Buffer }> {
+    const { ctx, lookup } = rec;
+    if (typeof raw !== 'string' || ctx.token === undefined) {
+      // Bytes of its own: Express would encode the string a second time.
+      const body = typeof raw === 'string' ? ownBuffer(raw) : raw;
+      return { page: { body, holes: [] }, body };
+    }
+    return (async () => {
+      const parts = await outputCacheContext.run(ctx, () => this.composer.compose(ctx, raw, true));
+      const page = this.composer.toStored(parts);
+      rec.atSend = { ...this.platform.responseHeaders(lookup.res) };
+      const body = await outputCacheContext.run(ctx, () => this.composer.fill(ctx, page, parts));
+      return { page, body };
+    })();
+  }
+
+  /** The response rules on the final head; then the entry, and the store write. */
+  private decide(rec: Recording): void {
+    const { lookup, ctx, page, atSend, filled, head } = rec;
+    if (!page || !atSend || !filled || !head || rec.decided) return;
+    rec.decided = true;
+    const { req, key, path, policy } = lookup;
+    // Judged: the route's headers, and whatever was added or changed after the body was sent
+    // (hooks at writeHead: a session's Set-Cookie). Headers this response's holes set are
+    // their own request's, as they will be on every hit.
+    const judged = { ...atSend };
+    for (const name of Object.keys(head.headers)) {
+      // A downstream transform (compression) encodes what passes through it, on hits as well:
+      // the stored body is what the route sent. Only an encoding the route set itself counts.
+      if (name === 'content-encoding') continue;
+      if (!sameValue(head.headers[name], filled[name])) judged[name] = head.headers[name];
+    }
+    let reason = ctx.uncacheable
+      ? (ctx.uncacheableReason ?? 'marked-uncacheable')
+      : responseNotStoredReason(head.status, judged, policy.keyHeaders);
+    if (
+      !reason &&
+      !lookup.refresh &&
+      requestForbidsStoring({ headers: this.platform.headers(req) })
+    ) {
+      reason = 'request-no-store';
+    }
+    if (!reason && page.body.length > this.options.maxEntryBytes) reason = 'too-large';
+    let tags: string[] = [];
+    if (!reason) {
+      try {
+        tags = this.tagsOf(req, policy, ctx);
+      } catch (error) {
+        this.logger.warn(`tags of ${policy.routeId} failed: ${String(error)}`);
+        reason = 'tags-error';
+      }
+    }
+    // Rendered from data that may predate an eviction that happened meanwhile: do not store.
+    const evicted = () => this.evictions.evictedSince(ctx.startedAt, key, path, tags);
+    if (!reason && evicted()) reason = 'evicted-during-render';
+    if (reason) {
+      this.notStored(reason, lookup);
+      rec.end({ notStored: reason });
+      return;
+    }
+    const entry = this.entryOf(rec, head.status, tags);
+    const started = this.tasks.run('storing a page', async () => {
+      const stored = await this.store.set(entry);
+      // An eviction that ran while the write was on its way did not see the entry.
+      if (stored && evicted()) {
+        await this.store.delete(key);
+        this.notStored('evicted-during-render', lookup);
+        rec.end({ notStored: 'evicted-during-render' });
+        return;
+      }
+      if (stored) this.stats.stored++;
+      // A failed write still hands the page to the waiters.
+      rec.end({ entry });
+    });
+    if (!started) rec.end({ notStored: 'shutdown' });
+  }
+
+  private entryOf(rec: Recording, status: number, tags: string[]): CacheEntry {
+    const { lookup, page } = rec;
+    const { policy } = lookup;
+    const hasHoles = page!.holes.length > 0;
+    const now = Date.now();
+    const entry: CacheEntry = {
+      key: lookup.key,
+      status,
+      headers: headersToStore(rec.before, rec.atSend!, hasHoles ? undefined : page!.body.length),
+      body: page!.body,
+      holes: hasHoles ? page!.holes : undefined,
+      tags,
+      path: lookup.path,
+      routeId: policy.routeId,
+      createdAt: now,
+      expiresAt: now + policy.ttlMs,
+    };
+    if (policy.graceMs > 0) entry.graceUntil = entry.expiresAt + policy.graceMs;
+    const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
+    if (keep > 0) entry.retainUntil = entry.expiresAt + keep;
+    if (page!.etag) entry.etag = page!.etag;
+    // Settled now for pages not worth compressing: their hits never try (variants: {}).
+    if (!worthCompressing(entry)) entry.variants = {};
+    return entry;
+  }
+
+  /** The tags stored with an entry: the route's, the route options' and the announced ones. */
+  protected tagsOf(req: any, policy: RoutePolicy, ctx: OutputCacheRequestContext): string[] {
+    const tags = new Set<string>([ROUTE_TAG_PREFIX + policy.routeId]);
+    const extra = typeof policy.tags === 'function' ? policy.tags(req) : policy.tags;
+    if (extra) for (const tag of extra) tags.add(tag);
+    for (const tag of ctx.tags) tags.add(tag);
+    return [...tags];
+  }
+
+  /** Stale-if-error: the render failed; answer with the kept entry, and so do the waiters. */
+  private serveKept(rec: Recording, kept: CacheEntry): void {
+    const { req, res, policy, path } = rec.lookup;
+    this.stats.staleIfError++;
+    this.logger.warn(
+      `${policy.routeId} ${path} answered ${this.platform.status(res)}: serving the kept entry`,
+    );
+    rec.end({ entry: kept });
+    // Headers the failed render set (an error's content type) give way to the entry's.
+    for (const name of Object.keys(this.platform.responseHeaders(res))) {
+      if (name !== 'x-cache') this.platform.removeHeader(res, name);
+    }
+    this.hits.write(req, res, kept, 'STALE').subscribe({
+      error: (error: unknown) => {
+        this.logger.error(`serving the kept entry failed: ${String(error)}`);
+        if (!this.platform.headersSent(res)) this.platform.writeResponse(res, 500, undefined);
+      },
+    });
+  }
+
+  private notStored(reason: string, lookup: Lookup): void {
+    this.stats.skip(reason);
+    this.logger.debug(`not stored (${reason}): ${lookup.policy.routeId} ${lookup.path}`);
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.join('\n') === b.join('\n');
+  return a === b || (a !== undefined && b !== undefined && String(a) === String(b));
+}

@@ -1,0 +1,145 @@
+import { Logger } from '@nestjs/common';
+import type { CacheEntry } from './cache-entry.js';
+import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { MemoryOutputCacheStore } from './memory.store.js';
+import type { OutputCacheStore } from './output-cache-store.interface.js';
+import { canLock, canReadSync } from './store-capabilities.js';
+
+/** Options of {@link ResilientStore}, in milliseconds. */
+export interface ResilienceOptions {
+  /** Bound of a call made for a request (`storeTimeout`). */
+  requestTimeoutMs: number;
+  /** Bound of an operation call (eviction, listing: `operationTimeout`). */
+  operationTimeoutMs: number;
+  /** When to stop calling a failing store for a while. */
+  breaker?: CircuitBreakerOptions;
+}
+
+/** Counts what the wrapper absorbed (the stats). */
+export interface ResilienceCounters {
+  storeErrors: number;
+  storeSkipped: number;
+}
+
+/** Raised when a store call takes longer than its bound. */
+export class StoreTimeoutError extends Error {
+  constructor(operation: string, ms: number) {
+    super(`store ${operation} timed out after ${ms} ms`);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/**
+ * Any store, as the cache calls it: every call bounded by a timeout and guarded by a circuit
+ * breaker, so a slow or dead store costs a request at most `storeTimeout` and then nothing while
+ * the circuit is open. Request-path methods absorb failures (a failed read is a miss, a failed
+ * write is skipped; both logged and counted); {@link call} rejects, for operations whose caller
+ * must know (evictions).
+ *
+ * The memory store is called directly on the request path: it cannot be slow, and a hit then
+ * costs no timer and no promise.
+ */
+export class ResilientStore {
+  readonly breaker: CircuitBreaker;
+  /** A synchronous first look, when the store has one (memory, a tiered store's L1). */
+  readonly readSync: ((key: string) => CacheEntry | undefined) | undefined;
+  /** Whether `readSync` sees everything the store holds (then an async read adds nothing). */
+  readonly syncIsComplete: boolean;
+  private readonly direct: boolean;
+  private readonly logger = new Logger('OutputCache');
+
+  constructor(
+    readonly store: OutputCacheStore,
+    private readonly options: ResilienceOptions,
+    private readonly counters: ResilienceCounters,
+  ) {
+    this.breaker = new CircuitBreaker(options.breaker);
+    // Only the class itself: a subclass may make get() slow.
+    this.direct = store.constructor === MemoryOutputCacheStore;
+    this.readSync = canReadSync(store) ? (key) => store.getSync(key) : undefined;
+    this.syncIsComplete = this.direct;
+  }
+
+  /** A read for a request: the entry, or undefined when missing or when the store failed. */
+  async get(key: string): Promise<CacheEntry | undefined> {
+    try {
+      return await this.request('get', () => this.store.get(key));
+    } catch (error) {
+      this.failed('get', error);
+      return undefined;
+    }
+  }
+
+  /** A write for a request: resolves whether it was stored (a failure is logged, counted). */
+  async set(entry: CacheEntry): Promise<boolean> {
+    try {
+      await this.request('set', () => this.store.set(entry));
+      return true;
+    } catch (error) {
+      this.failed('set', error);
+      return false;
+    }
+  }
+
+  /** Removes one entry for a request (a failure is logged, counted). */
+  async delete(key: string): Promise<boolean> {
+    try {
+      return await this.request('delete', () => this.store.delete(key));
+    } catch (error) {
+      this.failed('delete', error);
+      return false;
+    }
+  }
+
+  /** Whether the store offers a render lock shared by instances. */
+  get canLock(): boolean {
+    return canLock(this.store);
+  }
+
+  /** Takes a render lock: a release function, undefined when held elsewhere, or 'failed'. */
+  async lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined | 'failed'> {
+    const store = this.store;
+    if (!canLock(store)) return 'failed';
+    try {
+      return await this.request('lock', () => store.acquireLock(key, ttlMs));
+    } catch (error) {
+      this.failed('lock', error);
+      return 'failed';
+    }
+  }
+
+  /**
+   * An operation on the store, bounded by `operationTimeout` and guarded by the breaker: rejects
+   * with the store's error, a {@link StoreTimeoutError} or a {@link CircuitOpenError}.
+   */
+  call<T>(operation: string, fn: (store: OutputCacheStore) => Promise<T>): Promise<T> {
+    return this.breaker.run(() =>
+      withTimeout(fn(this.store), operation, this.options.operationTimeoutMs),
+    );
+  }
+
+  private request<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    if (this.direct) return fn();
+    return this.breaker.run(() => withTimeout(fn(), operation, this.options.requestTimeoutMs));
+  }
+
+  private failed(operation: string, error: unknown): void {
+    if (error instanceof CircuitOpenError) {
+      this.counters.storeSkipped++; // the store was not even asked
+      return;
+    }
+    this.counters.storeErrors++;
+    this.logger.warn(`store ${operation} failed, serving uncached: ${String(error)}`);
+  }
+}
+
+/** Bounds a call; a late rejection of the abandoned call is swallowed. */
+function withTimeout<T>(call: Promise<T>, operation: string, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeoutError(operation, ms)), ms);
+    timer.unref();
+  });
+  call.catch(() => undefined);
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,27 @@
+import type {
+  EvictionBusStore,
+  LockingStore,
+  OutputCacheStore,
+  SoftEvictingStore,
+  SyncReadableStore,
+} from './output-cache-store.interface.js';
+
+/** Whether the store can answer a read synchronously (a hit then costs no promise). */
+export function canReadSync(store: OutputCacheStore): store is SyncReadableStore {
+  return typeof (store as Partial<SyncReadableStore>).getSync === 'function';
+}
+
+/** Whether the store offers a render lock shared by every instance. */
+export function canLock(store: OutputCacheStore): store is LockingStore {
+  return typeof (store as Partial<LockingStore>).acquireLock === 'function';
+}
+
+/** Whether the store can mark entries stale instead of deleting them. */
+export function canSoftEvict(store: OutputCacheStore): store is SoftEvictingStore {
+  return typeof (store as Partial<SoftEvictingStore>).markStale === 'function';
+}
+
+/** Whether the store reports other instances' evictions. */
+export function hasEvictionBus(store: OutputCacheStore): store is EvictionBusStore {
+  return typeof (store as Partial<EvictionBusStore>).onRemoteEviction === 'function';
+}

@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+
+/** A Redis nobody listens on: connections are refused at once, and retried. */
+export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
+
+/** A connection name no other test uses, to find a store's connections in CLIENT LIST. */
+export function uniqueConnectionName(label: string): string {
+  return `oc-${label}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** How many connections the server holds under `name` (CLIENT LIST, seen from `admin`). */
+export async function connectionsNamed(admin: Redis, name: string): Promise<number> {
+  const list = (await admin.client('LIST')) as string;
+  return list.split('\n').filter((line) => line.includes(` name=${name} `)).length;
+}
+
+/** Counts the QUIT commands sent through `client`. */
+export function countQuits(client: Redis): { count: number } {
+  const counter = { count: 0 };
+  const quit = client.quit.bind(client);
+  client.quit = ((...args: Parameters<Redis['quit']>) => {
+    counter.count++;
+    return quit(...args);
+  }) as Redis['quit'];
+  return counter;
+}
+
+/** Records every attempt of `clients` to connect again from now on. */
+export function watchReconnects(clients: Redis[]): { attempts: number } {
+  const seen = { attempts: 0 };
+  for (const client of clients) {
+    client.on('connecting', () => seen.attempts++);
+    client.on('reconnecting', () => seen.attempts++);
+  }
+  return seen;
+}
+
+/** Resolves once `check()` holds, or throws after `timeoutMs`. */
+export async function waitFor(check: () => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
