@@ -25,8 +25,8 @@ import {
   OutputCacheModule,
   OutputCacheProvider,
   type OutputCacheStore,
-  RedisOutputCacheStore,
 } from '../lib/index.js';
+import { RedisOutputCacheStore } from '../lib/redis.js';
 import { PAGE_HTML } from './fixtures.js';
 import type {
   EvictionResult,

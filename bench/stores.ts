@@ -5,13 +5,9 @@
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  MemoryOutputCacheStore,
-  type OutputCacheStore,
-  RedisOutputCacheStore,
-  TieredOutputCacheStore,
-  TypeOrmOutputCacheStore,
-} from '../lib/index.js';
+import { MemoryOutputCacheStore, type OutputCacheStore } from '../lib/index.js';
+import { RedisOutputCacheStore, TieredOutputCacheStore } from '../lib/redis.js';
+import { TypeOrmOutputCacheStore } from '../lib/typeorm.js';
 import {
   checkRedis,
   DATABASE_URL,

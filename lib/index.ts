@@ -1,5 +1,5 @@
+// The module and its options.
 export { OutputCacheModule } from './output-cache.module.js';
-export { OUTPUT_CACHE_MODULE_OPTIONS } from './output-cache.module-definition.js';
 export {
   OUTPUT_CACHE_DEFAULTS,
   type OutputCacheModuleOptions,
@@ -7,6 +7,8 @@ export {
   type VaryByValue,
 } from './output-cache.options.js';
 export { OUTPUT_CACHE_STORE, ROUTE_TAG_PREFIX } from './output-cache.constants.js';
+
+// Decorators and route ids.
 export {
   Cacheable,
   type CacheableOptions,
@@ -14,22 +16,32 @@ export {
   RouteModule,
 } from './decorators/cacheable.decorator.js';
 export type { CacheableRouteProvider } from './interfaces/cacheable-route-provider.interface.js';
+export { routeIdOf } from './policy/route-id.js';
+
+// What a page shows, and eviction.
 export { DisplayControl } from './display-control/display-control.service.js';
 export {
   EntityTagRegistry,
   type EntityTagHandler,
 } from './display-control/entity-tags.registry.js';
-export { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
+export { InvalidationObserver } from './invalidation/invalidation.observer.js';
+export type {
+  EntityChange,
+  EntityChangeEvent,
+  EntityChangeKind,
+  EntityObserver,
+  SettingChangeEvent,
+  SettingObserver,
+  SettingsSource,
+} from './invalidation/entity-change.js';
 export {
   OutputCacheProvider,
   type InvalidateArgs,
   type InvalidateOptions,
 } from './provider/output-cache.provider.js';
 export { OutputCacheStats, type OutputCacheStatsSnapshot } from './provider/output-cache.stats.js';
-export type { OutputCacheStore } from './stores/output-cache-store.interface.js';
-export type { CacheEntry, CacheEntrySummary, StoredHeaders } from './stores/cache-entry.js';
-export { MemoryOutputCacheStore, type MemoryStoreOptions } from './stores/memory.store.js';
-export { routeIdOf } from './policy/route-id.js';
+
+// View components (donut holes).
 export {
   CacheableComponent,
   ViewComponent,
@@ -46,37 +58,30 @@ export {
   ANTIFORGERY_COMPONENT,
   type AntiforgeryOptions,
 } from './components/antiforgery-token.component.js';
-export { UnknownComponentError } from './errors/unknown-component.error.js';
-export { OutputCacheConfigError } from './errors/output-cache-config.error.js';
-export type { HoleRef } from './stores/cache-entry.js';
-export { InvalidationObserver } from './invalidation/invalidation.observer.js';
+
+// The store contract and the memory store (Redis and TypeORM: the `/redis` and `/typeorm`
+// subpaths).
 export type {
-  EntityChange,
-  EntityChangeEvent,
-  EntityChangeKind,
-  EntityObserver,
-  SettingChangeEvent,
-  SettingObserver,
-  SettingsSource,
-} from './invalidation/entity-change.js';
-export { TypeOrmInvalidationSubscriber } from './invalidation/typeorm-invalidation.subscriber.js';
-export {
-  RedisOutputCacheStore,
-  type RedisStoreOptions,
-  FAIL_FAST_REDIS_OPTIONS,
-} from './stores/redis.store.js';
-export {
-  CircuitBreaker,
-  CircuitOpenError,
-  type CircuitBreakerOptions,
-} from './stores/circuit-breaker.js';
-export { encodeEntry, decodeEntry, ENTRY_FORMAT_VERSION } from './stores/entry-codec.js';
-export { TypeOrmOutputCacheStore, type TypeOrmStoreOptions } from './stores/typeorm.store.js';
-export {
-  OutputCacheTables1763700000000,
-  createOutputCacheMigration,
-  DEFAULT_OUTPUT_CACHE_TABLE_PREFIX,
-} from './stores/typeorm-output-cache.migration.js';
-export { TieredOutputCacheStore, type TieredStoreOptions } from './stores/tiered.store.js';
-export type { RemoteEviction } from './stores/output-cache-store.interface.js';
-export type { StaleSelector } from './stores/output-cache-store.interface.js';
+  EvictionBusStore,
+  LockingStore,
+  OutputCacheStore,
+  RemoteEviction,
+  SoftEvictingStore,
+  StaleSelector,
+  SyncReadableStore,
+} from './stores/output-cache-store.interface.js';
+export type {
+  CacheEntry,
+  CacheEntrySummary,
+  HoleRef,
+  StoredHeaders,
+} from './stores/cache-entry.js';
+export { decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION } from './stores/entry-codec.js';
+export { MemoryOutputCacheStore, type MemoryStoreOptions } from './stores/memory.store.js';
+export type { CircuitBreakerOptions } from './stores/circuit-breaker.js';
+
+// Errors.
+export { CircuitOpenError } from './errors/circuit-open.error.js';
+export { OutputCacheConfigError } from './errors/output-cache-config.error.js';
+export { StoreTimeoutError } from './errors/store-timeout.error.js';
+export { UnknownComponentError } from './errors/unknown-component.error.js';

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { OutputCacheModule, RedisOutputCacheStore } from '../lib/index.js';
+import { OutputCacheModule } from '../lib/index.js';
+import { RedisOutputCacheStore } from '../lib/redis.js';
 import { handlerRuns, PagesController, runs } from './fixtures/pages.controller.js';
 import { connectRedis, deletePrefix, REDIS_URL } from './helpers/redis.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';

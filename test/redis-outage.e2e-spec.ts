@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { OutputCacheModule, OutputCacheProvider, RedisOutputCacheStore } from '../lib/index.js';
+import { OutputCacheModule, OutputCacheProvider } from '../lib/index.js';
+import { RedisOutputCacheStore } from '../lib/redis.js';
 import { handlerRuns, PagesController } from './fixtures/pages.controller.js';
 import { freePort, ScratchRedis } from './helpers/redis.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';

@@ -86,8 +86,3 @@ export class EntityTagRegistry {
     return columns;
   }
 }
-
-/** The entity's name: its class name (TypeORM's entity metadata name for class entities). */
-export function entityName(entity: object): string {
-  return (entity.constructor as { name?: string })?.name || 'Object';
-}

@@ -58,12 +58,10 @@ export class InvalidationObserver implements OnApplicationBootstrap {
   /** Hooks into the app's DataSources (those among its providers, and the `dataSources` option). */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.invalidation) return;
-    const typeorm = await import('typeorm').catch(() => undefined);
     const found = new Set<unknown>(this.options.dataSources);
-    if (typeorm) {
-      for (const wrapper of this.discovery.getProviders()) {
-        if (wrapper.instance instanceof typeorm.DataSource) found.add(wrapper.instance);
-      }
+    // Recognised by shape: the library never loads TypeORM itself (an app without it has none).
+    for (const wrapper of this.discovery.getProviders()) {
+      if (isDataSource(wrapper.instance)) found.add(wrapper.instance);
     }
     for (const dataSource of found) this.attach(dataSource as DataSource);
   }
@@ -75,11 +73,6 @@ export class InvalidationObserver implements OnApplicationBootstrap {
       throw new TypeError('InvalidationObserver.attach() needs a TypeORM DataSource');
     }
     if (!subscribers.includes(this.subscriber)) subscribers.push(this.subscriber);
-  }
-
-  /** Resolves when every committed change seen so far has been evicted. */
-  settled(): Promise<void> {
-    return this.subscriber.settled();
   }
 
   /** Runs `observer` on every change of `entityClass` (and subclasses), in registration order. */
@@ -215,4 +208,16 @@ export class InvalidationObserver implements OnApplicationBootstrap {
     }
     return all;
   }
+}
+
+/** A TypeORM DataSource, by shape (`instanceof` would need TypeORM loaded, and one copy of it). */
+function isDataSource(value: unknown): boolean {
+  const candidate = value as Partial<DataSource> | null | undefined;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    Array.isArray(candidate.subscribers) &&
+    typeof candidate.createQueryRunner === 'function' &&
+    typeof candidate.getMetadata === 'function'
+  );
 }

@@ -28,7 +28,6 @@ export class TypeOrmInvalidationSubscriber implements EntitySubscriberInterface 
   private readonly logger = new Logger('OutputCache');
   private readonly pending = new WeakMap<QueryRunner, EntityChange[]>();
   /** Applications under way (tests and shutdown can await them). */
-  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly sink: ChangeSink) {}
 
@@ -103,11 +102,6 @@ export class TypeOrmInvalidationSubscriber implements EntitySubscriberInterface 
     this.pending.delete(event.queryRunner);
   }
 
-  /** Resolves when every change applied so far has been evicted. */
-  async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-  }
-
   private record(
     runner: QueryRunner | undefined,
     kind: EntityChangeKind,
@@ -140,8 +134,6 @@ export class TypeOrmInvalidationSubscriber implements EntitySubscriberInterface 
     const applied = this.sink
       .apply(changes)
       .catch((error) => this.logger.error(`eviction after a write failed: ${String(error)}`));
-    this.inFlight.add(applied);
-    void applied.finally(() => this.inFlight.delete(applied));
     // Awaited by TypeORM: the write returns once its pages are gone.
     return applied;
   }

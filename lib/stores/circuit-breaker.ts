@@ -1,17 +1,11 @@
+import { CircuitOpenError } from '../errors/circuit-open.error.js';
+
 /** Options of {@link CircuitBreaker}. Durations are seconds. */
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. Default 3. */
   failures?: number;
   /** How long it stays open before one probe call may pass. Default 5. */
   openFor?: number;
-}
-
-/** Thrown, at once, for calls made while the circuit is open. */
-export class CircuitOpenError extends Error {
-  constructor() {
-    super('store circuit is open: the store failed repeatedly and is left alone for a while');
-    this.name = 'CircuitOpenError';
-  }
 }
 
 /**
@@ -31,17 +25,10 @@ export class CircuitBreaker {
   private probing = false;
   private readonly threshold: number;
   private readonly openMs: number;
-  /** How often the circuit opened. */
-  opened = 0;
 
   constructor(options: CircuitBreakerOptions = {}) {
     this.threshold = options.failures ?? 3;
     this.openMs = (options.openFor ?? 5) * 1000;
-  }
-
-  /** Whether calls are being refused right now. */
-  get isOpen(): boolean {
-    return this.openUntil > 0 && (Date.now() < this.openUntil || this.probing);
   }
 
   async run<T>(call: () => Promise<T>): Promise<T> {
@@ -58,7 +45,6 @@ export class CircuitBreaker {
     } catch (error) {
       this.consecutive++;
       if (probe || this.consecutive >= this.threshold) {
-        if (this.openUntil === 0 || probe) this.opened++;
         this.openUntil = Date.now() + this.openMs;
       }
       throw error;

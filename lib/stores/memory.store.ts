@@ -7,8 +7,11 @@ import {
   staleCopy,
   summarize,
 } from './cache-entry.js';
-import type { StaleSelector } from './output-cache-store.interface.js';
-import type { OutputCacheStore } from './output-cache-store.interface.js';
+import type {
+  SoftEvictingStore,
+  StaleSelector,
+  SyncReadableStore,
+} from './output-cache-store.interface.js';
 
 /** Options of {@link MemoryOutputCacheStore}. */
 export interface MemoryStoreOptions {
@@ -27,7 +30,7 @@ export interface MemoryStoreOptions {
  * new MemoryOutputCacheStore({ maxEntries: 5_000, maxBytes: 64 * 1024 * 1024 })
  * ```
  */
-export class MemoryOutputCacheStore implements OutputCacheStore {
+export class MemoryOutputCacheStore implements SyncReadableStore, SoftEvictingStore {
   private readonly lru: LRUCache<string, CacheEntry>;
   private readonly tagIndex = new Map<string, Set<string>>();
 

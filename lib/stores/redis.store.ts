@@ -10,7 +10,11 @@ import {
 } from './cache-entry.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
 import { keyHash } from './key-hash.js';
-import type { OutputCacheStore, StaleSelector } from './output-cache-store.interface.js';
+import type {
+  LockingStore,
+  SoftEvictingStore,
+  StaleSelector,
+} from './output-cache-store.interface.js';
 
 /** Options of {@link RedisOutputCacheStore}. Durations are seconds. */
 export interface RedisStoreOptions {
@@ -59,7 +63,7 @@ const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  * OutputCacheModule.forRoot({ store: new RedisOutputCacheStore({ url: process.env.REDIS_URL }) })
  * ```
  */
-export class RedisOutputCacheStore implements OutputCacheStore, OnModuleDestroy {
+export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, OnModuleDestroy {
   private readonly logger = new Logger('OutputCache');
   private client: Redis | undefined;
   private connecting: Promise<Redis> | undefined;

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { CacheEntry } from './cache-entry.js';
-import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { StoreTimeoutError } from '../errors/store-timeout.error.js';
+import { CircuitOpenError } from '../errors/circuit-open.error.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { MemoryOutputCacheStore } from './memory.store.js';
 import type { OutputCacheStore } from './output-cache-store.interface.js';
 import { canLock, canReadSync } from './store-capabilities.js';
@@ -19,14 +21,6 @@ export interface ResilienceOptions {
 export interface ResilienceCounters {
   storeErrors: number;
   storeSkipped: number;
-}
-
-/** Raised when a store call takes longer than its bound. */
-export class StoreTimeoutError extends Error {
-  constructor(operation: string, ms: number) {
-    super(`store ${operation} timed out after ${ms} ms`);
-    this.name = 'StoreTimeoutError';
-  }
 }
 
 /**

@@ -4,9 +4,12 @@ import type { Redis } from 'ioredis';
 import { type CacheEntry, type CacheEntrySummary, retainUntil } from './cache-entry.js';
 import { MemoryOutputCacheStore, type MemoryStoreOptions } from './memory.store.js';
 import type {
-  OutputCacheStore,
+  EvictionBusStore,
+  LockingStore,
   RemoteEviction,
+  SoftEvictingStore,
   StaleSelector,
+  SyncReadableStore,
 } from './output-cache-store.interface.js';
 import { closeConnection, RedisOutputCacheStore, type RedisStoreOptions } from './redis.store.js';
 
@@ -46,7 +49,9 @@ interface BusMessage {
  * })
  * ```
  */
-export class TieredOutputCacheStore implements OutputCacheStore, OnModuleDestroy {
+export class TieredOutputCacheStore
+  implements SyncReadableStore, LockingStore, SoftEvictingStore, EvictionBusStore, OnModuleDestroy
+{
   private readonly logger = new Logger('OutputCache');
   readonly l1: MemoryOutputCacheStore;
   readonly l2: RedisOutputCacheStore;

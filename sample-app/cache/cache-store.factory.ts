@@ -1,10 +1,7 @@
 import type { DataSource } from 'typeorm';
-import {
-  type OutputCacheStore,
-  RedisOutputCacheStore,
-  TieredOutputCacheStore,
-  TypeOrmOutputCacheStore,
-} from '../../lib/index.js';
+import { type OutputCacheStore } from '../../lib/index.js';
+import { RedisOutputCacheStore, TieredOutputCacheStore } from '../../lib/redis.js';
+import { TypeOrmOutputCacheStore } from '../../lib/typeorm.js';
 import type { CacheStoreKind } from '../sample-app.options.js';
 
 /** The Redis the sample uses for `redis` and `tiered` (REDIS_URL). */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { CacheEntry, LockingStore, SoftEvictingStore } from '../../lib/index.js';
 
 /** A Redis nobody listens on: connections are refused at once, and retried. */
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
@@ -42,4 +43,23 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A late call to every method a closed Redis-backed store shares (each must reject at once). */
+export function callEveryMethod(
+  store: LockingStore & SoftEvictingStore,
+  entry: CacheEntry,
+): Promise<unknown>[] {
+  return [
+    store.set(entry),
+    store.get(entry.key),
+    store.delete(entry.key),
+    store.evictTags(['x']),
+    store.evictPrefix('/'),
+    store.clear(),
+    store.count(),
+    store.list({ skip: 0, take: 10 }),
+    store.markStale({ all: true }),
+    store.acquireLock(entry.key, 1000),
+  ];
 }

@@ -4,7 +4,7 @@ import {
   OutputCacheTables1763700000000,
   TypeOrmOutputCacheStore,
   type TypeOrmStoreOptions,
-} from '../../lib/index.js';
+} from '../../lib/typeorm.js';
 import { keyHash } from '../../lib/stores/key-hash.js';
 import {
   type OutputCacheTableNames,
