@@ -5,6 +5,7 @@ import { PageComposer } from './components/page-composer.js';
 import { DisplayControl } from './display-control/display-control.service.js';
 import { EntityTagRegistry } from './display-control/entity-tags.registry.js';
 import { BackgroundTasks } from './http/background-tasks.js';
+import { EntryBuilder } from './http/entry-builder.js';
 import { EntryReader } from './http/entry-reader.js';
 import { HitWriter } from './http/hit-writer.js';
 import { KeyResolver } from './http/key-resolver.js';
@@ -87,6 +88,7 @@ const providers: Provider[] = [
   EntryReader,
   VariantCompressor,
   HitWriter,
+  EntryBuilder,
   ResponseRecorder,
   RenderCoordinator,
   StaleRefresher,

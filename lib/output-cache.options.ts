@@ -74,7 +74,10 @@ export interface OutputCacheModuleOptions {
    * side instead of queueing behind each other (hit-for-miss). 0 turns it off.
    */
   hitForMiss?: number;
-  /** Store text bodies of at least 1 KB with gzip and brotli variants made once, at store time. */
+  /**
+   * Give text bodies of at least 1 KB gzip and brotli variants, made once on an entry's first hit
+   * (off the event loop) and stored with it; hits then compress nothing.
+   */
   precompress?: boolean;
   /** The store; defaults to a {@link MemoryOutputCacheStore} sized by `maxEntries`/`maxBytes`. */
   store?: OutputCacheStore;
@@ -145,8 +148,8 @@ export interface OutputCacheModuleOptions {
   operationTimeout?: number;
   /**
    * Longest time, in seconds, the app's shutdown waits for the cache's background work (refresh
-   * renders, pending writes and evictions) and for the store connections to close; then it goes
-   * on without them. Default 2.
+   * renders, variant compression, pending store writes); then the work still running is
+   * cancelled. (Stores bound their own close.) Default 2.
    */
   shutdownTimeout?: number;
 }

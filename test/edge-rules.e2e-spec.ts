@@ -214,6 +214,18 @@ describe('edge rules (e2e): where two concepts meet', () => {
     expect(res.headers['content-length']).toBeUndefined();
   });
 
+  it('a revalidating client whose miss the framework answers 304 still gets the page stored', async () => {
+    const etag = (await t.http().get('/edge/page')).headers['etag'];
+    await cache.invalidateAll();
+    edge.renders = 0; // the page renders the same bytes again: the client's validator matches
+    const revalidated = await t.http().get('/edge/page').set('If-None-Match', etag);
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers['x-cache']).toBe('MISS');
+    const next = await t.http().get('/edge/page');
+    expect(next.headers['x-cache']).toBe('HIT');
+    expect(next.text).toBe('<p>page 1</p>');
+  });
+
   it('rule 9: a page too small to compress is settled once, not attempted again on every hit', async () => {
     await t.http().get('/edge/page');
     for (let i = 0; i < 3; i++) await t.http().get('/edge/page');

@@ -65,12 +65,16 @@ export class RenderCoordinator {
     const { key } = lookup;
     // A background refresh renders and stores, unless a render of the key is under way.
     if (lookup.refresh) return this.recorder.render(lookup, this.lead(key), undefined);
+    const head = this.platform.method(lookup.req) === 'HEAD';
     if (this.hitForMiss.get(key) !== undefined) {
       // Render side by side, queue behind nobody; a render that turns out storable is stored.
-      return this.recorder.render(lookup, (outcome) => this.remember(key, outcome), fallback);
+      const finish: Finish | undefined = head
+        ? undefined
+        : (outcome) => this.remember(key, outcome);
+      return this.recorder.render(lookup, finish, fallback);
     }
     if (this.collapser.has(key)) return this.wait(lookup, fallback);
-    if (this.platform.method(lookup.req) === 'HEAD') {
+    if (head) {
       // HEAD is answered from the GET entry but never creates one.
       this.stats.skip('head');
       return this.recorder.render(lookup, undefined, fallback);

@@ -7,25 +7,25 @@ import {
   type OutputCacheRequestContext,
   outputCacheContext,
 } from '../display-control/request-context.js';
-import { ROUTE_TAG_PREFIX, X_CACHE_HEADER } from '../output-cache.constants.js';
+import { X_CACHE_HEADER } from '../output-cache.constants.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { requestForbidsStoring } from '../policy/request-rules.js';
 import { responseNotStoredReason } from '../policy/response-rules.js';
-import type { RoutePolicy } from '../policy/route-policy.resolver.js';
 import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheStats } from '../provider/output-cache.stats.js';
 import { type CacheEntry, retainUntil } from '../stores/cache-entry.js';
 import { ownBuffer } from '../stores/own-buffer.js';
 import { ResilientStore } from '../stores/resilient.store.js';
 import { BackgroundTasks } from './background-tasks.js';
+import { EntryBuilder } from './entry-builder.js';
 import { HitWriter } from './hit-writer.js';
 import type { Lookup } from './lookup.js';
 import { HttpPlatform } from './platform/http-platform.js';
 import type { Finish, RenderOutcome } from './render-outcome.js';
 import { RequestScope } from './request-scope.js';
 import { headersToStore } from './stored-headers.js';
-import { strongEtag, worthCompressing } from './variants.js';
+import { strongEtag } from './variants.js';
 
 /** One render being recorded. */
 interface Recording {
@@ -39,6 +39,8 @@ interface Recording {
   atSend?: OutgoingHttpHeaders;
   /** The headers once this response's holes rendered (theirs are this request's own). */
   filled?: OutgoingHttpHeaders;
+  /** The status when the route sent its body. */
+  statusAtSend?: number;
   /** Status and headers as they went out: what the response rules judge. */
   head?: { status: number; headers: OutgoingHttpHeaders };
   captured: boolean;
@@ -69,6 +71,7 @@ export class ResponseRecorder {
     protected readonly evictions: EvictionLog,
     protected readonly hits: HitWriter,
     protected readonly tasks: BackgroundTasks,
+    protected readonly entries: EntryBuilder,
   ) {}
 
   /**
@@ -133,6 +136,7 @@ export class ResponseRecorder {
           this.platform.setHeader(res, 'etag', page.etag);
         }
         rec.filled = { ...this.platform.responseHeaders(res) };
+        rec.statusAtSend = this.platform.status(res);
         rec.atSend ??= rec.filled;
         // The head already went out (the route wrote it itself): judge now.
         if (rec.head) this.decide(rec);
@@ -203,9 +207,12 @@ export class ResponseRecorder {
       if (name === 'content-encoding') continue;
       if (!sameValue(head.headers[name], filled[name])) judged[name] = head.headers[name];
     }
+    // A conditional request whose validator matches the new page is answered 304 by the
+    // framework itself: the page it validated is the one rendered, and is stored as such.
+    const status = head.status === 304 ? (rec.statusAtSend ?? head.status) : head.status;
     let reason = ctx.uncacheable
       ? (ctx.uncacheableReason ?? 'marked-uncacheable')
-      : responseNotStoredReason(head.status, judged, policy.keyHeaders);
+      : responseNotStoredReason(status, judged, policy.keyHeaders);
     if (
       !reason &&
       !lookup.refresh &&
@@ -217,7 +224,7 @@ export class ResponseRecorder {
     let tags: string[] = [];
     if (!reason) {
       try {
-        tags = this.tagsOf(req, policy, ctx);
+        tags = this.entries.tagsOf(req, policy, ctx);
       } catch (error) {
         this.logger.warn(`tags of ${policy.routeId} failed: ${String(error)}`);
         reason = 'tags-error';
@@ -231,7 +238,13 @@ export class ResponseRecorder {
       rec.end({ notStored: reason });
       return;
     }
-    const entry = this.entryOf(rec, head.status, tags);
+    const entry = this.entries.build({
+      lookup,
+      status,
+      page,
+      headers: headersToStore(rec.before, atSend, page.holes.length ? undefined : page.body.length),
+      tags,
+    });
     const started = this.tasks.run('storing a page', async () => {
       const stored = await this.store.set(entry);
       // An eviction that ran while the write was on its way did not see the entry.
@@ -245,42 +258,10 @@ export class ResponseRecorder {
       // A failed write still hands the page to the waiters.
       rec.end({ entry });
     });
-    if (!started) rec.end({ notStored: 'shutdown' });
-  }
-
-  private entryOf(rec: Recording, status: number, tags: string[]): CacheEntry {
-    const { lookup, page } = rec;
-    const { policy } = lookup;
-    const hasHoles = page!.holes.length > 0;
-    const now = Date.now();
-    const entry: CacheEntry = {
-      key: lookup.key,
-      status,
-      headers: headersToStore(rec.before, rec.atSend!, hasHoles ? undefined : page!.body.length),
-      body: page!.body,
-      holes: hasHoles ? page!.holes : undefined,
-      tags,
-      path: lookup.path,
-      routeId: policy.routeId,
-      createdAt: now,
-      expiresAt: now + policy.ttlMs,
-    };
-    if (policy.graceMs > 0) entry.graceUntil = entry.expiresAt + policy.graceMs;
-    const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
-    if (keep > 0) entry.retainUntil = entry.expiresAt + keep;
-    if (page!.etag) entry.etag = page!.etag;
-    // Settled now for pages not worth compressing: their hits never try (variants: {}).
-    if (!worthCompressing(entry)) entry.variants = {};
-    return entry;
-  }
-
-  /** The tags stored with an entry: the route's, the route options' and the announced ones. */
-  protected tagsOf(req: any, policy: RoutePolicy, ctx: OutputCacheRequestContext): string[] {
-    const tags = new Set<string>([ROUTE_TAG_PREFIX + policy.routeId]);
-    const extra = typeof policy.tags === 'function' ? policy.tags(req) : policy.tags;
-    if (extra) for (const tag of extra) tags.add(tag);
-    for (const tag of ctx.tags) tags.add(tag);
-    return [...tags];
+    if (!started) {
+      this.notStored('shutdown', lookup);
+      rec.end({ notStored: 'shutdown' });
+    }
   }
 
   /** Stale-if-error: the render failed; answer with the kept entry, and so do the waiters. */

@@ -41,7 +41,10 @@ export interface CacheEntry {
   retainUntil?: number;
   /** Strong ETag of the identity body (pages without holes). */
   etag?: string;
-  /** The body precompressed at store time (text of 1 KB or more, pages without holes). */
+  /**
+   * The body precompressed, made on the entry's first hit (text of 1 KB or more, pages without
+   * holes); `{}` once settled that no variant is worth keeping.
+   */
   variants?: { gzip?: Buffer; br?: Buffer };
 }
 

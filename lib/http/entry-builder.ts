@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import type { ComposedPage } from '../components/page-composer.js';
+import type { OutputCacheRequestContext } from '../display-control/request-context.js';
+import { ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
+import type { RoutePolicy } from '../policy/route-policy.resolver.js';
+import type { CacheEntry, StoredHeaders } from '../stores/cache-entry.js';
+import type { Lookup } from './lookup.js';
+import { worthCompressing } from './variants.js';
+
+/** What a recorded render gives to be stored. */
+export interface RecordedPage {
+  lookup: Lookup;
+  status: number;
+  page: ComposedPage;
+  headers: StoredHeaders;
+  tags: string[];
+}
+
+/**
+ * Builds the entry of a recorded render (lifetimes from the route's policy, validator, tags), and
+ * the tags it is stored under. Hooks are `protected`, for an app that adds tags of its own.
+ */
+@Injectable()
+export class EntryBuilder {
+  /** The entry to store. */
+  build({ lookup, status, page, headers, tags }: RecordedPage): CacheEntry {
+    const { policy } = lookup;
+    const now = Date.now();
+    const entry: CacheEntry = {
+      key: lookup.key,
+      status,
+      headers,
+      body: page.body,
+      holes: page.holes.length > 0 ? page.holes : undefined,
+      tags,
+      path: lookup.path,
+      routeId: policy.routeId,
+      createdAt: now,
+      expiresAt: now + policy.ttlMs,
+    };
+    if (policy.graceMs > 0) entry.graceUntil = entry.expiresAt + policy.graceMs;
+    const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
+    if (keep > 0) entry.retainUntil = entry.expiresAt + keep;
+    if (page.etag) entry.etag = page.etag;
+    // Settled now for pages not worth compressing: their hits never try (variants: {}).
+    if (!worthCompressing(entry)) entry.variants = {};
+    return entry;
+  }
+
+  /** The tags stored with an entry: the route's, the route options' and the announced ones. */
+  tagsOf(req: any, policy: RoutePolicy, ctx: OutputCacheRequestContext): string[] {
+    const tags = new Set<string>([ROUTE_TAG_PREFIX + policy.routeId]);
+    const extra = typeof policy.tags === 'function' ? policy.tags(req) : policy.tags;
+    if (extra) for (const tag of extra) tags.add(tag);
+    for (const tag of ctx.tags) tags.add(tag);
+    return [...tags];
+  }
+}
