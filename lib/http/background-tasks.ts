@@ -11,7 +11,7 @@ import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 @Injectable()
 export class BackgroundTasks implements OnModuleDestroy {
   private readonly logger = new Logger('OutputCache');
-  private readonly running = new Map<Promise<unknown>, AbortController>();
+  private readonly running = new Map<Promise<unknown>, AbortController | undefined>();
   private closed = false;
 
   constructor(@Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOutputCacheOptions) {}
@@ -27,11 +27,12 @@ export class BackgroundTasks implements OnModuleDestroy {
    */
   run(name: string, task: (signal: AbortSignal) => Promise<unknown>): boolean {
     if (this.closed) return false;
-    const controller = new AbortController();
+    // Only a task that takes the signal pays for a controller (a store write does not).
+    const controller = task.length > 0 ? new AbortController() : undefined;
     const promise: Promise<unknown> = Promise.resolve()
-      .then(() => task(controller.signal))
+      .then(() => task(controller?.signal as AbortSignal))
       .catch((error: unknown) => {
-        if (!controller.signal.aborted) this.logger.warn(`${name} failed: ${String(error)}`);
+        if (!controller?.signal.aborted) this.logger.warn(`${name} failed: ${String(error)}`);
       })
       .finally(() => this.running.delete(promise));
     this.running.set(promise, controller);
@@ -57,7 +58,7 @@ export class BackgroundTasks implements OnModuleDestroy {
       this.logger.warn(
         `shutdown: ${this.running.size} background task(s) still running after ${this.options.shutdownTimeout} s; cancelled`,
       );
-      for (const controller of this.running.values()) controller.abort();
+      for (const controller of this.running.values()) controller?.abort();
     }
   }
 }

@@ -104,7 +104,7 @@ export class ResponseRecorder {
     const rec: Recording = {
       lookup,
       ctx,
-      before: { ...this.platform.responseHeaders(res) },
+      before: this.platform.responseHeaders(res),
       captured: false,
       decided: false,
       done: false,
@@ -135,7 +135,7 @@ export class ResponseRecorder {
           page.etag = strongEtag(page.body);
           this.platform.setHeader(res, 'etag', page.etag);
         }
-        rec.filled = { ...this.platform.responseHeaders(res) };
+        rec.filled = this.platform.responseHeaders(res);
         rec.statusAtSend = this.platform.status(res);
         rec.atSend ??= rec.filled;
         // The head already went out (the route wrote it itself): judge now.
@@ -185,7 +185,7 @@ export class ResponseRecorder {
     return (async () => {
       const parts = await outputCacheContext.run(ctx, () => this.composer.compose(ctx, raw, true));
       const page = this.composer.toStored(parts);
-      rec.atSend = { ...this.platform.responseHeaders(lookup.res) };
+      rec.atSend = this.platform.responseHeaders(lookup.res);
       const body = await outputCacheContext.run(ctx, () => this.composer.fill(ctx, page, parts));
       return { page, body };
     })();

@@ -53,7 +53,7 @@ export class ExpressPlatform extends HttpPlatform {
   }
 
   responseHeaders(res: ServerResponse): OutgoingHttpHeaders {
-    return res.getHeaders();
+    return res.getHeaders(); // a new object each call
   }
 
   setHeader(res: ServerResponse, name: string, value: string | string[]): void {
@@ -94,7 +94,10 @@ export class ExpressPlatform extends HttpPlatform {
       const result = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
       if (!called) {
         called = true;
-        listener(this.statusCode, { ...this.getHeaders(), ...headersArgument(args) });
+        // getHeaders() is a snapshot already; headers given to writeHead itself join it.
+        const headers = this.getHeaders();
+        if (args.length > 1) Object.assign(headers, headersArgument(args));
+        listener(this.statusCode, headers);
       }
       return result;
     } as ServerResponse['writeHead'];

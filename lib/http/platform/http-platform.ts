@@ -35,7 +35,7 @@ export abstract class HttpPlatform {
 
   /** The response status as it stands. */
   abstract status(res: any): number;
-  /** The response headers as they stand (lower-case names). */
+  /** A snapshot of the response headers as they stand (a new object, lower-case names). */
   abstract responseHeaders(res: any): OutgoingHttpHeaders;
   abstract setHeader(res: any, name: string, value: string | string[]): void;
   abstract removeHeader(res: any, name: string): void;
