@@ -10,6 +10,7 @@ import {
 } from '../lib/index.js';
 import { componentProviders, DonutController } from './fixtures/components.js';
 import { edge, EdgeController, EdgeVaryController } from './fixtures/edge.controller.js';
+import { FaultyStore } from './helpers/faulty-store.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 import { sleep, until } from './helpers/wait.js';
 
@@ -290,41 +291,6 @@ describe('edge rules (e2e): sessions', () => {
   });
 });
 
-/** A memory store that can be made to hang, and to race an eviction into a variant write. */
-class FaultyStore extends MemoryOutputCacheStore {
-  hang = false;
-  beforeVariantWrite: (() => Promise<unknown>) | undefined;
-  private stall<T>(value: () => Promise<T>): Promise<T> {
-    return this.hang ? new Promise<T>(() => undefined) : value();
-  }
-  override async set(entry: CacheEntry): Promise<void> {
-    if (entry.variants?.gzip && this.beforeVariantWrite) {
-      const hook = this.beforeVariantWrite;
-      this.beforeVariantWrite = undefined;
-      await hook();
-    }
-    return super.set(entry);
-  }
-  override evictTags(tags: readonly string[]) {
-    return this.stall(() => super.evictTags(tags));
-  }
-  override clear() {
-    return this.stall(() => super.clear());
-  }
-  override count() {
-    return this.stall(() => super.count());
-  }
-  override list(options: { skip: number; take: number }) {
-    return this.stall(() => super.list(options));
-  }
-  override delete(key: string) {
-    return this.stall(() => super.delete(key));
-  }
-  override evictPrefix(prefix: string) {
-    return this.stall(() => super.evictPrefix(prefix));
-  }
-}
-
 describe('edge rules (e2e): store faults and shutdown', () => {
   it('rule 9: an eviction that lands while a variant is being written wins (checked after the write)', async () => {
     const store = new FaultyStore();
@@ -358,7 +324,7 @@ describe('edge rules (e2e): store faults and shutdown', () => {
     });
     try {
       const cache = t.app.get(OutputCacheProvider);
-      store.hang = true;
+      store.mode = 'hang';
       await expect(cache.invalidateByTag('x')).rejects.toThrow(/evictTags timed out after 200 ms/);
       await expect(cache.invalidateByRoute('Edge/page')).rejects.toThrow(/timed out/);
       await expect(cache.invalidateByPrefix('/edge')).rejects.toThrow(/timed out/);
@@ -367,7 +333,7 @@ describe('edge rules (e2e): store faults and shutdown', () => {
       await expect(cache.list()).rejects.toThrow(/timed out|circuit is open/);
       await expect(cache.remove('k')).rejects.toThrow(/timed out|circuit is open/);
       // Requests keep being served meanwhile.
-      store.hang = false;
+      store.mode = 'ok';
       expect((await t.http().get('/edge/page')).status).toBe(200);
     } finally {
       await t.close();

@@ -1,32 +1,12 @@
 import 'reflect-metadata';
-import {
-  MemoryOutputCacheStore,
-  OutputCacheModule,
-  OutputCacheProvider,
-  type CacheEntry,
-} from '../lib/index.js';
+import { OutputCacheModule, OutputCacheProvider } from '../lib/index.js';
 import { handlerRuns, PagesController, runs } from './fixtures/pages.controller.js';
+import { FaultyStore } from './helpers/faulty-store.js';
 import { createTestApp } from './helpers/test-app.js';
-
-/** A store whose reads and writes fail or hang on demand, as a network store does in an outage. */
-class UnreliableStore extends MemoryOutputCacheStore {
-  mode: 'ok' | 'fail' | 'hang' = 'ok';
-  private act<T>(real: () => Promise<T>): Promise<T> {
-    if (this.mode === 'fail') return Promise.reject(new Error('connection refused'));
-    if (this.mode === 'hang') return new Promise<T>(() => undefined);
-    return real();
-  }
-  override get(key: string) {
-    return this.act(() => super.get(key));
-  }
-  override set(entry: CacheEntry) {
-    return this.act(() => super.set(entry));
-  }
-}
 
 describe('store failures (e2e)', () => {
   it('serves uncached with 200 while the store fails or hangs, and hits again after', async () => {
-    const store = new UnreliableStore();
+    const store = new FaultyStore();
     const t = await createTestApp({
       imports: [
         OutputCacheModule.forRoot({
