@@ -14,6 +14,8 @@ export interface RecordedPage {
   page: ComposedPage;
   headers: StoredHeaders;
   tags: string[];
+  /** The store's eviction clock when the render began, if it has one. */
+  renderedAt?: number;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface RecordedPage {
 @Injectable()
 export class EntryBuilder {
   /** The entry to store. */
-  build({ lookup, status, page, headers, tags }: RecordedPage): CacheEntry {
+  build({ lookup, status, page, headers, tags, renderedAt }: RecordedPage): CacheEntry {
     const { policy } = lookup;
     const now = Date.now();
     const entry: CacheEntry = {
@@ -42,6 +44,7 @@ export class EntryBuilder {
     const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
     if (keep > 0) entry.retainUntil = entry.expiresAt + keep;
     if (page.etag) entry.etag = page.etag;
+    if (renderedAt !== undefined) entry.renderedAt = renderedAt;
     // Settled now for pages not worth compressing: their hits never try (variants: {}).
     if (!worthCompressing(entry)) entry.variants = {};
     return entry;

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CallHandler } from '@nestjs/common';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Observable } from 'rxjs';
+import { from, mergeMap, type Observable } from 'rxjs';
 import { type ComposedPage, PageComposer, stripMarkers } from '../components/page-composer.js';
 import {
   type OutputCacheRequestContext,
@@ -43,6 +43,8 @@ interface Recording {
   statusAtSend?: number;
   /** Status and headers as they went out: what the response rules judge. */
   head?: { status: number; headers: OutgoingHttpHeaders };
+  /** The store's eviction clock when the render began (stores with a shared clock). */
+  renderedAt?: number;
   captured: boolean;
   /** The response rules ran (the outcome may still wait for the store write). */
   decided: boolean;
@@ -85,8 +87,16 @@ export class ResponseRecorder {
     if (this.options.headers) this.platform.setHeader(res, X_CACHE_HEADER, 'MISS');
     const ctx = this.scope.create(req, res, policy.routeId, finish !== undefined);
     ctx.startedAt = this.evictions.now();
-    if (finish || fallback) this.record(lookup, ctx, finish, fallback);
-    return this.scope.handle(ctx, next);
+    const rec = finish || fallback ? this.record(lookup, ctx, finish, fallback) : undefined;
+    if (!rec || !finish || !this.store.hasClock) return this.scope.handle(ctx, next);
+    // The shared clock, noted before the route reads any data: an eviction from here on, made
+    // by any instance, overtakes this render.
+    return from(this.store.clock()).pipe(
+      mergeMap((clock) => {
+        rec.renderedAt = clock;
+        return this.scope.handle(ctx, next);
+      }),
+    );
   }
 
   /** Runs the route without recording (not cached, or bypassed); views may place components. */
@@ -99,7 +109,7 @@ export class ResponseRecorder {
     ctx: OutputCacheRequestContext,
     finish: Finish | undefined,
     fallback: CacheEntry | undefined,
-  ): void {
+  ): Recording {
     const { res } = lookup;
     const rec: Recording = {
       lookup,
@@ -169,6 +179,7 @@ export class ResponseRecorder {
       this.notStored(reason, lookup);
       rec.end({ notStored: reason });
     });
+    return rec;
   }
 
   /** The page as stored and the body to send: synchronously when no component was placed. */
@@ -221,6 +232,10 @@ export class ResponseRecorder {
       reason = 'request-no-store';
     }
     if (!reason && page.body.length > this.options.maxEntryBytes) reason = 'too-large';
+    // The shared clock could not be read: whether an eviction overtook this render is unknown.
+    if (!reason && this.store.hasClock && rec.renderedAt === undefined) {
+      reason = 'clock-unavailable';
+    }
     let tags: string[] = [];
     if (!reason) {
       try {
@@ -244,12 +259,15 @@ export class ResponseRecorder {
       page,
       headers: headersToStore(rec.before, atSend, page.holes.length ? undefined : page.body.length),
       tags,
+      renderedAt: rec.renderedAt,
     });
     const started = this.tasks.run('storing a page', async () => {
-      const stored = await this.store.set(entry);
-      // An eviction that ran while the write was on its way did not see the entry.
-      if (stored && evicted()) {
-        await this.store.delete(key);
+      const written = await this.store.setIfCurrent(entry);
+      const stored = written === 'stored';
+      // Overtaken by an eviction the store's clock knows (any instance), or one made here while
+      // the write was on its way (that eviction did not see the entry).
+      if (written === 'overtaken' || (stored && evicted())) {
+        if (stored) await this.store.delete(key);
         this.notStored('evicted-during-render', lookup);
         rec.end({ notStored: 'evicted-during-render' });
         return;

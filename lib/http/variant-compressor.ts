@@ -51,7 +51,8 @@ export class VariantCompressor {
     // Only if the entry is still the one compressed (not replaced nor evicted meanwhile).
     const current = this.store.readSync?.(entry.key) ?? (await this.store.get(entry.key));
     if (current?.createdAt !== entry.createdAt) return;
-    if (!(await this.store.set(copy))) return;
+    // Kept only if nothing it carries was evicted since its render began (any instance).
+    if ((await this.store.setIfCurrent(copy)) !== 'stored') return;
     // An eviction that ran while the write was on its way did not see the copy.
     if (evicted()) await this.store.delete(entry.key);
   }

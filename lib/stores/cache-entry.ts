@@ -39,6 +39,11 @@ export interface CacheEntry {
   graceUntil?: number;
   /** Until when the store keeps it (grace, or stale-if-error); defaults to `expiresAt`. */
   retainUntil?: number;
+  /**
+   * The store's eviction clock when the render began (stores with an eviction clock): an entry
+   * is never kept if something it carries was evicted after that, by any instance.
+   */
+  renderedAt?: number;
   /** Strong ETag of the identity body (pages without holes). */
   etag?: string;
   /**
@@ -86,6 +91,8 @@ export interface CacheEntrySummary {
   size: number;
   createdAt: number;
   expiresAt: number;
+  /** The store's eviction clock when the render began (stores with an eviction clock). */
+  renderedAt?: number;
 }
 
 /** Approximate bytes an entry occupies, for memory bounds. */
@@ -111,6 +118,7 @@ export function summarize(entry: CacheEntry): CacheEntrySummary {
     size: entry.body.length,
     createdAt: entry.createdAt,
     expiresAt: entry.expiresAt,
+    ...(entry.renderedAt === undefined ? {} : { renderedAt: entry.renderedAt }),
   };
 }
 

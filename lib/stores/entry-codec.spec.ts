@@ -1,4 +1,4 @@
-import { unpack } from 'msgpackr';
+import { Packr, unpack } from 'msgpackr';
 import type { CacheEntry } from './cache-entry.js';
 import { decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION } from './entry-codec.js';
 
@@ -17,6 +17,7 @@ const entry: CacheEntry = {
   retainUntil: 1_700_000_120_000,
   etag: '"abc"',
   variants: { gzip: Buffer.from([31, 139]), br: Buffer.from([1, 2, 3]) },
+  renderedAt: 42,
 };
 
 describe('entry codec', () => {
@@ -24,6 +25,20 @@ describe('entry codec', () => {
     const bytes = encodeEntry(entry);
     expect([...bytes.subarray(0, 3)]).toEqual([0x4f, 0x43, ENTRY_FORMAT_VERSION]);
     expect(decodeEntry(bytes)).toEqual(entry);
+  });
+
+  it('reads version 2 entries (written before renderedAt existed) as entries without it', () => {
+    const older: CacheEntry = { ...entry };
+    delete older.renderedAt;
+    const bytes = encodeEntry(older);
+    const fields = unpack(bytes.subarray(3)) as unknown[];
+    const packr = new Packr({ useRecords: false, moreTypes: false });
+    const v2 = Buffer.concat([Buffer.from([0x4f, 0x43, 2]), packr.pack(fields.slice(0, 15))]);
+    expect(decodeEntry(v2)).toEqual(older);
+    // A version 2 header on version 3 fields is not taken at its word.
+    expect(decodeEntry(Buffer.concat([Buffer.from([0x4f, 0x43, 2]), bytes.subarray(3)]))).toBe(
+      'corrupt',
+    );
   });
 
   it('keeps an empty variants object ("tried, none worth keeping") apart from no variants', () => {
@@ -42,9 +57,12 @@ describe('entry codec', () => {
     const fields = unpack(encodeEntry({ ...entry, variants: {} }).subarray(3)) as unknown[];
     // Readers of this version before `false` take only bytes as a variant: no `{}` there, but
     // nothing served as a gzip or br body either.
-    expect(fields.slice(13)).toEqual([false, false]);
+    expect(fields.slice(13, 15)).toEqual([false, false]);
     const untried: CacheEntry = { ...entry, variants: undefined };
-    expect((unpack(encodeEntry(untried).subarray(3)) as unknown[]).slice(13)).toEqual([null, null]);
+    expect((unpack(encodeEntry(untried).subarray(3)) as unknown[]).slice(13, 15)).toEqual([
+      null,
+      null,
+    ]);
   });
 
   it('reads nothing it does not know, without throwing', () => {

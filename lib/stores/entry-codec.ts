@@ -4,8 +4,12 @@ import type { CacheEntry, HoleRef } from './cache-entry.js';
 /** Bytes that open every encoded entry: "OC" and the format version. */
 const MAGIC_0 = 0x4f;
 const MAGIC_1 = 0x43;
-/** The format this code writes. Readers treat any other version as a miss. */
-export const ENTRY_FORMAT_VERSION = 2;
+/**
+ * The format this code writes (3: with `renderedAt`). It also reads version 2, the same fields
+ * less `renderedAt`; any other version is a miss.
+ */
+export const ENTRY_FORMAT_VERSION = 3;
+const PREVIOUS_FORMAT_VERSION = 2;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -40,6 +44,7 @@ export function encodeEntry(entry: CacheEntry): Buffer {
     entry.etag ?? null,
     entry.variants ? (entry.variants.gzip ?? false) : null,
     entry.variants ? (entry.variants.br ?? false) : null,
+    entry.renderedAt ?? null,
   ]);
   const out = Buffer.allocUnsafe(payload.length + 3);
   out[0] = MAGIC_0;
@@ -58,10 +63,15 @@ export type DecodeFailure = 'not-an-entry' | 'unknown-version' | 'corrupt';
  */
 export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | DecodeFailure {
   if (!data || data.length < 4 || data[0] !== MAGIC_0 || data[1] !== MAGIC_1) return 'not-an-entry';
-  if (data[2] !== ENTRY_FORMAT_VERSION) return 'unknown-version';
+  const version = data[2];
+  if (version !== ENTRY_FORMAT_VERSION && version !== PREVIOUS_FORMAT_VERSION) {
+    return 'unknown-version';
+  }
   try {
     const fields = packr.unpack(data.subarray(3)) as unknown[];
-    if (!Array.isArray(fields) || fields.length !== 15) return 'corrupt';
+    // Version 3 has 16 fields; version 2 had 15 (no `renderedAt`).
+    const expected = version === ENTRY_FORMAT_VERSION ? 16 : 15;
+    if (!Array.isArray(fields) || fields.length !== expected) return 'corrupt';
     const [key, status, headers, body, holes, tags, path, routeId, createdAt, expiresAt] =
       fields as [
         string,
@@ -96,13 +106,15 @@ export function decodeEntry(data: Uint8Array | null | undefined): CacheEntry | D
       createdAt,
       expiresAt,
     };
-    const [graceUntil, retain, etag, gzip, br] = fields.slice(10) as [
+    const [graceUntil, retain, etag, gzip, br, renderedAt] = fields.slice(10) as [
       number | null,
       number | null,
       string | null,
       Uint8Array | false | null,
       Uint8Array | false | null,
+      number | null | undefined,
     ];
+    if (typeof renderedAt === 'number') entry.renderedAt = renderedAt;
     if (typeof graceUntil === 'number') entry.graceUntil = graceUntil;
     if (typeof retain === 'number') entry.retainUntil = retain;
     if (typeof etag === 'string') entry.etag = etag;

@@ -59,6 +59,23 @@ export interface EvictionBusStore extends OutputCacheStore {
   onRemoteEviction(listener: (eviction: RemoteEviction) => void): void;
 }
 
+/**
+ * A store that keeps an eviction clock shared by every instance using it: a logical counter in
+ * the store itself (immune to the instances' clock skew), advanced by every eviction before it
+ * deletes anything. A render notes the clock before it reads data; its entry is then written
+ * with {@link EvictionClockStore.setIfCurrent}, which keeps it only if nothing it carries was
+ * evicted since, wherever that eviction was made.
+ */
+export interface EvictionClockStore extends OutputCacheStore {
+  /** The clock now. */
+  clock(): Promise<number>;
+  /**
+   * Stores `entry` unless a tag of it, its key, a prefix of its path or everything was evicted
+   * after `entry.renderedAt`; resolves whether it is stored.
+   */
+  setIfCurrent(entry: CacheEntry): Promise<boolean>;
+}
+
 /** Which entries a soft eviction marks stale. */
 export type StaleSelector =
   { tags: readonly string[] } | { prefix: string } | { key: string } | { all: true };

@@ -9,8 +9,10 @@ import {
   summarize,
 } from './cache-entry.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
+import { RedisEvictionClock } from './redis-eviction-clock.js';
 import { keyHash } from './key-hash.js';
 import type {
+  EvictionClockStore,
   LockingStore,
   SoftEvictingStore,
   StaleSelector,
@@ -63,7 +65,9 @@ const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  * OutputCacheModule.forRoot({ store: new RedisOutputCacheStore({ url: process.env.REDIS_URL }) })
  * ```
  */
-export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, OnModuleDestroy {
+export class RedisOutputCacheStore
+  implements LockingStore, SoftEvictingStore, EvictionClockStore, OnModuleDestroy
+{
   private readonly logger = new Logger('OutputCache');
   private client: Redis | undefined;
   private connecting: Promise<Redis> | undefined;
@@ -73,6 +77,8 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
   private readonly owned: boolean;
   private readonly prefix: string;
   private readonly batch: number;
+  /** The eviction clock, kept in Redis (shared by every instance). */
+  readonly evictionClock: RedisEvictionClock;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private lastErrorLog = 0;
 
@@ -81,6 +87,7 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
     this.client = options.client;
     this.prefix = options.prefix ?? 'oc:';
     this.batch = options.batchSize ?? 200;
+    this.evictionClock = new RedisEvictionClock(this.prefix, () => this.redis());
   }
 
   /**
@@ -134,8 +141,9 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const redis = await this.redis();
-    const data = await redis.getBuffer(this.entryKey(keyHash(key)));
+    const hash = keyHash(key);
+    // Entry and eviction clock together: one round trip, and never an overtaken entry.
+    const data = await this.evictionClock.read(this.entryKey(hash), this.metaKey, hash);
     if (!data) return undefined;
     const entry = decodeEntry(data);
     if (typeof entry === 'string') {
@@ -143,6 +151,31 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
       return undefined;
     }
     return retainUntil(entry) > Date.now() && entry.key === key ? entry : undefined;
+  }
+
+  /** The store's eviction clock now: note it before a render reads any data. */
+  clock(): Promise<number> {
+    return this.evictionClock.now();
+  }
+
+  /**
+   * Stores `entry` unless something it carries (a tag, its key, a prefix of its path, or
+   * everything) was evicted after `entry.renderedAt`, by any instance. Resolves whether it is
+   * stored.
+   */
+  async setIfCurrent(entry: CacheEntry): Promise<boolean> {
+    const renderedAt = entry.renderedAt ?? 0;
+    const hash = keyHash(entry.key);
+    const overtaken = () => this.evictionClock.overtaken(renderedAt, hash, entry.path, entry.tags);
+    if (await overtaken()) return false;
+    await this.set(entry);
+    // An eviction marked between the check and the write deleted its members before this one
+    // was added: check again, now that the entry is visible to any later eviction.
+    if (await overtaken()) {
+      await this.removeHashes([hash]);
+      return false;
+    }
+    return true;
   }
 
   async set(entry: CacheEntry): Promise<void> {
@@ -174,12 +207,14 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
   }
 
   async delete(key: string): Promise<boolean> {
-    await this.redis();
+    await this.evictionClock.mark({ keyHash: keyHash(key) });
     return (await this.removeHashes([keyHash(key)])) > 0;
   }
 
   async evictTags(tags: readonly string[]): Promise<number> {
     const redis = await this.redis();
+    // Marked first: a render under way anywhere that carries one of the tags is not kept.
+    await this.evictionClock.mark({ tags });
     let removed = 0;
     for (const tag of tags) {
       // SPOP a batch at a time: each command is short, so other clients are never held up.
@@ -197,6 +232,7 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
 
   async evictPrefix(pathPrefix: string): Promise<number> {
     const redis = await this.redis();
+    await this.evictionClock.mark({ prefix: pathPrefix });
     const [min, max] = prefixRange(pathPrefix);
     let removed = 0;
     for (;;) {
@@ -213,6 +249,7 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
 
   async clear(): Promise<number> {
     const redis = await this.redis();
+    await this.evictionClock.mark({ all: true });
     const live = await this.count();
     let cursor = '0';
     do {
@@ -224,7 +261,9 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
         1000,
       );
       cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
+      // The eviction clock stays: renders under way must still learn of this eviction.
+      const evicted = keys.filter((k) => !this.evictionClock.owns(k));
+      if (evicted.length > 0) await redis.unlink(...evicted);
     } while (cursor !== '0');
     return live;
   }
@@ -257,6 +296,11 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
    */
   async markStale(selector: StaleSelector): Promise<number> {
     const redis = await this.redis();
+    // A render under way would otherwise store a fresh page from data older than this. The
+    // stale copies are written as of this mark: they are meant to be served (stale).
+    const markedAt = await this.evictionClock.mark(
+      'key' in selector ? { keyHash: keyHash(selector.key) } : selector,
+    );
     let hashes: string[];
     if ('tags' in selector) {
       const members = await Promise.all(selector.tags.map((t) => redis.smembers(this.tagKey(t))));
@@ -280,13 +324,24 @@ export class RedisOutputCacheStore implements LockingStore, SoftEvictingStore, O
       const graceless: string[] = [];
       datas.forEach((data, j) => {
         const entry = data ? decodeEntry(data) : undefined;
-        if (!entry || typeof entry === 'string' || entry.expiresAt <= now) return;
+        if (!entry || typeof entry === 'string') return;
+        if (entry.expiresAt <= now) {
+          // Already stale: not counted, its grace unchanged, but written as of this mark too,
+          // or the mark would read as overtaking it (and a soft eviction would delete it).
+          const left = retainUntil(entry) - now;
+          if (entry.renderedAt === undefined || entry.renderedAt >= markedAt || left <= 0) return;
+          const kept = { ...entry, renderedAt: markedAt };
+          pipeline.set(this.entryKey(batch[j]), encodeEntry(kept), 'PX', left);
+          pipeline.hset(this.metaKey, batch[j], JSON.stringify(summarize(kept)));
+          return;
+        }
         const hash = batch[j];
         const stale = staleCopy(entry, now);
         if (!stale) {
           graceless.push(hash);
           return;
         }
+        stale.renderedAt = markedAt;
         pipeline.set(this.entryKey(hash), encodeEntry(stale), 'PX', retainUntil(stale) - now);
         // count() and list() read the indexes: they follow the entry's new expiry.
         pipeline.zadd(this.expiryKey, retainUntil(stale), hash);

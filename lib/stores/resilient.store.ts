@@ -5,7 +5,7 @@ import { CircuitOpenError } from '../errors/circuit-open.error.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { MemoryOutputCacheStore } from './memory.store.js';
 import type { OutputCacheStore } from './output-cache-store.interface.js';
-import { canLock, canReadSync } from './store-capabilities.js';
+import { canLock, canReadSync, hasEvictionClock } from './store-capabilities.js';
 
 /** Options of {@link ResilientStore}, in milliseconds. */
 export interface ResilienceOptions {
@@ -72,6 +72,42 @@ export class ResilientStore {
     } catch (error) {
       this.failed('set', error);
       return false;
+    }
+  }
+
+  /** Whether the store keeps an eviction clock shared by instances. */
+  get hasClock(): boolean {
+    return hasEvictionClock(this.store);
+  }
+
+  /** The store's eviction clock for a render about to start, or undefined when it failed. */
+  async clock(): Promise<number | undefined> {
+    const store = this.store;
+    if (!hasEvictionClock(store)) return undefined;
+    try {
+      return await this.request('clock', () => store.clock());
+    } catch (error) {
+      this.failed('clock', error);
+      return undefined;
+    }
+  }
+
+  /**
+   * A write that the store keeps only if nothing the entry carries was evicted since its render
+   * began (stores with an eviction clock; others simply store it): `stored`, `overtaken` (the
+   * store refused it), or `failed` (logged, counted).
+   */
+  async setIfCurrent(entry: CacheEntry): Promise<'stored' | 'overtaken' | 'failed'> {
+    const store = this.store;
+    if (!hasEvictionClock(store) || entry.renderedAt === undefined) {
+      return (await this.set(entry)) ? 'stored' : 'failed';
+    }
+    try {
+      const kept = await this.request('set', () => store.setIfCurrent(entry));
+      return kept ? 'stored' : 'overtaken';
+    } catch (error) {
+      this.failed('set', error);
+      return 'failed';
     }
   }
 

@@ -1,5 +1,6 @@
 import type {
   EvictionBusStore,
+  EvictionClockStore,
   LockingStore,
   OutputCacheStore,
   SoftEvictingStore,
@@ -24,4 +25,10 @@ export function canSoftEvict(store: OutputCacheStore): store is SoftEvictingStor
 /** Whether the store reports other instances' evictions. */
 export function hasEvictionBus(store: OutputCacheStore): store is EvictionBusStore {
   return typeof (store as Partial<EvictionBusStore>).onRemoteEviction === 'function';
+}
+
+/** Whether the store keeps an eviction clock shared by every instance. */
+export function hasEvictionClock(store: OutputCacheStore): store is EvictionClockStore {
+  const candidate = store as Partial<EvictionClockStore>;
+  return typeof candidate.clock === 'function' && typeof candidate.setIfCurrent === 'function';
 }

@@ -5,6 +5,7 @@ import { type CacheEntry, type CacheEntrySummary, retainUntil } from './cache-en
 import { MemoryOutputCacheStore, type MemoryStoreOptions } from './memory.store.js';
 import type {
   EvictionBusStore,
+  EvictionClockStore,
   LockingStore,
   RemoteEviction,
   SoftEvictingStore,
@@ -50,7 +51,13 @@ interface BusMessage {
  * ```
  */
 export class TieredOutputCacheStore
-  implements SyncReadableStore, LockingStore, SoftEvictingStore, EvictionBusStore, OnModuleDestroy
+  implements
+    SyncReadableStore,
+    LockingStore,
+    SoftEvictingStore,
+    EvictionBusStore,
+    EvictionClockStore,
+    OnModuleDestroy
 {
   private readonly logger = new Logger('OutputCache');
   readonly l1: MemoryOutputCacheStore;
@@ -105,6 +112,21 @@ export class TieredOutputCacheStore
     await this.start();
     await this.l2.set(entry);
     await this.l1.set(this.forL1(entry));
+  }
+
+  /** The shared store's eviction clock (kept in Redis). */
+  async clock(): Promise<number> {
+    if (this.closed) throw closedError();
+    return this.l2.clock();
+  }
+
+  /** Stored in the shared store only if not overtaken there (by any instance), then in L1. */
+  async setIfCurrent(entry: CacheEntry): Promise<boolean> {
+    if (this.closed) throw closedError();
+    await this.start();
+    if (!(await this.l2.setIfCurrent(entry))) return false;
+    await this.l1.set(this.forL1(entry));
+    return true;
   }
 
   async delete(key: string): Promise<boolean> {

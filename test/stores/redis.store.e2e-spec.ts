@@ -80,7 +80,10 @@ describe('redis store', () => {
     expect(ttl).toBeGreaterThan(3000);
     expect(ttl).toBeLessThanOrEqual(5000);
     await store.clear();
-    expect(await admin.keys(`${prefix}px:*`)).toEqual([]);
+    // Only the eviction clock stays: renders under way must still learn of the clear.
+    expect((await admin.keys(`${prefix}px:*`)).sort()).toEqual(
+      ['clock', 'gen', 'gent'].map((k) => `${prefix}px:${k}`),
+    );
   });
 
   it('cleans the indexes of expired entries, so they cannot grow without bound', async () => {
@@ -107,6 +110,33 @@ describe('redis store', () => {
     expect(await b.acquireLock('k', 2000)).toBeUndefined();
     await release!();
     expect(await b.acquireLock('k', 2000)).toBeDefined();
+  });
+
+  it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
+    const a = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}clock:` });
+    const b = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}clock:` });
+    const cases: [string, () => Promise<unknown>][] = [
+      ['a tag', () => b.evictTags(['Thing:1'])],
+      ['its key', () => b.delete('k1')],
+      ['a prefix of its path', () => b.evictPrefix('/thi')],
+      ['everything', () => b.clear()],
+      ['a tag, softly', () => b.markStale({ tags: ['Thing:1'] })],
+    ];
+    for (const [what, evict] of cases) {
+      const renderedAt = await a.clock();
+      await evict(); // on the other instance, after the render began
+      const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
+      expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
+      expect(await a.get('k1')).toBeUndefined();
+      // Rendered after the eviction: kept, and shared.
+      const later = { ...entry, renderedAt: await a.clock() };
+      expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
+      expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
+    }
+    // clear() keeps the clock: it never goes back.
+    const before = await a.clock();
+    await a.clear();
+    expect(await b.clock()).toBeGreaterThan(before);
   });
 });
 
