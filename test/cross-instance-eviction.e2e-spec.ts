@@ -84,7 +84,10 @@ describe('eviction across instances, no bus (e2e, real Redis)', () => {
 
   it('a render that began after the eviction is stored and shared', async () => {
     await b.app.get(OutputCacheProvider).invalidateByTag('Thing:11');
+    const stored = a.app.get(OutputCacheProvider).stats().stored;
     await get(a, '/edge/thing');
+    // A's store write goes on after its response: wait for it, then B is served it.
+    await until(() => a.app.get(OutputCacheProvider).stats().stored > stored, "A's write");
     const hit = await get(b, '/edge/thing');
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.text).toBe('<p>thing 1</p>');

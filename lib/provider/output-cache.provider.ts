@@ -1,7 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
 import type { CacheEntrySummary } from '../stores/cache-entry.js';
-import type { StaleSelector } from '../stores/output-cache-store.interface.js';
+import type { OutputCacheStore, StaleSelector } from '../stores/output-cache-store.interface.js';
+
+/** Pause before an eviction that failed is tried again. */
+const EVICTION_RETRY_MS = 200;
 import { ResilientStore } from '../stores/resilient.store.js';
 import { canSoftEvict, hasEvictionBus } from '../stores/store-capabilities.js';
 import { EvictionLog } from './eviction-log.js';
@@ -89,21 +92,23 @@ export class OutputCacheProvider {
     }
     if (options.soft && this.softly) return this.markStale({ prefix: pathPrefix });
     this.evictions.evictedPrefix(pathPrefix);
-    return this.store.call('evictPrefix', (store) => store.evictPrefix(pathPrefix));
+    return this.evict(`prefix ${pathPrefix}`, 'evictPrefix', (store) =>
+      store.evictPrefix(pathPrefix),
+    );
   }
 
   /** Evicts everything (or, with `{ soft: true }`, marks everything stale). */
   invalidateAll(options: InvalidateOptions = {}): Promise<number> {
     if (options.soft && this.softly) return this.markStale({ all: true });
     this.evictions.evictedAll();
-    return this.store.call('clear', (store) => store.clear());
+    return this.evict('everything', 'clear', (store) => store.clear());
   }
 
   /** Removes one entry by its key (as shown by {@link list}); `{ soft: true }` marks it stale. */
   async remove(key: string, options: InvalidateOptions = {}): Promise<boolean> {
     if (options.soft && this.softly) return (await this.markStale({ key })) > 0;
     this.evictions.evictedKey(key);
-    return this.store.call('delete', (store) => store.delete(key));
+    return this.evict(`key ${key}`, 'delete', (store) => store.delete(key));
   }
 
   private async byTags(tags: string[], soft: boolean): Promise<number> {
@@ -114,7 +119,9 @@ export class OutputCacheProvider {
       return marked;
     }
     this.evictions.evictedTags(tags);
-    const removed = await this.store.call('evictTags', (store) => store.evictTags(tags));
+    const removed = await this.evict(`tag ${tags.join(', ')}`, 'evictTags', (store) =>
+      store.evictTags(tags),
+    );
     this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
     return removed;
   }
@@ -125,9 +132,34 @@ export class OutputCacheProvider {
   }
 
   private markStale(selector: StaleSelector): Promise<number> {
-    return this.store.call('markStale', (store) =>
+    return this.evict(`${JSON.stringify(selector)} softly`, 'markStale', (store) =>
       canSoftEvict(store) ? store.markStale(selector) : Promise.resolve(0),
     );
+  }
+
+  /**
+   * An eviction through the resilient store, retried once after a short pause when it fails;
+   * a second failure is logged as an error and rejects: an eviction is never dropped silently.
+   */
+  private async evict<T>(
+    what: string,
+    operation: string,
+    run: (store: OutputCacheStore) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.store.call(operation, run);
+    } catch (first) {
+      this.logger.warn(`eviction of ${what} failed (${String(first)}); retrying once`);
+      await new Promise((resolve) => setTimeout(resolve, EVICTION_RETRY_MS));
+      try {
+        return await this.store.call(operation, run);
+      } catch (error) {
+        this.logger.error(
+          `eviction of ${what} failed twice (${String(error)}): the pages it covers may be served until they expire; evict again once the store is back`,
+        );
+        throw error;
+      }
+    }
   }
 
   /** How many entries are cached. */

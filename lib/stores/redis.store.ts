@@ -74,6 +74,7 @@ export class RedisOutputCacheStore
   /** The connection the store opened, from the moment it exists (close() ends it). */
   private ownConnection: Redis | undefined;
   private closed = false;
+
   private readonly owned: boolean;
   private readonly prefix: string;
   private readonly batch: number;
@@ -211,18 +212,30 @@ export class RedisOutputCacheStore
     return (await this.removeHashes([keyHash(key)])) > 0;
   }
 
+  /**
+   * Evicts every entry carrying any of `tags`: the clock is marked first (from then on no
+   * instance reads or stores an entry it overtook, even if the deletions below are cut short by
+   * an outage), then the entries are deleted a batch at a time, never blocking Redis. Entries
+   * rendered since the mark stay. Resolves how many went.
+   */
   async evictTags(tags: readonly string[]): Promise<number> {
     const redis = await this.redis();
-    // Marked first: a render under way anywhere that carries one of the tags is not kept.
-    await this.evictionClock.mark({ tags });
+    const markedAt = await this.evictionClock.mark({ tags });
     let removed = 0;
     for (const tag of tags) {
-      // SPOP a batch at a time: each command is short, so other clients are never held up.
-      for (;;) {
-        const hashes = (await redis.spop(this.tagKey(tag), this.batch)) as string[] | null;
+      // SPOP a batch at a time: each command is short, so other clients are never held up. At
+      // most the members there were: those put back (rendered since the mark) are not popped
+      // forever.
+      let left = await redis.scard(this.tagKey(tag));
+      while (left > 0) {
+        const hashes = (await redis.spop(this.tagKey(tag), Math.min(left, this.batch))) as
+          string[] | null;
         if (!hashes || hashes.length === 0) break;
-        removed += await this.removeHashes(hashes);
-        if (hashes.length < this.batch) break;
+        left -= hashes.length;
+        const gone = await this.removeOvertaken(hashes, markedAt);
+        removed += gone.removed;
+        const kept = hashes.filter((h) => !gone.overtaken.has(h));
+        if (kept.length > 0) await redis.sadd(this.tagKey(tag), ...kept);
         // Let the app's requests (and their store calls) in between batches.
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -230,21 +243,44 @@ export class RedisOutputCacheStore
     return removed;
   }
 
+  /** Evicts every entry whose path starts with `pathPrefix`, as {@link evictTags} does. */
   async evictPrefix(pathPrefix: string): Promise<number> {
     const redis = await this.redis();
-    await this.evictionClock.mark({ prefix: pathPrefix });
+    const markedAt = await this.evictionClock.mark({ prefix: pathPrefix });
     const [min, max] = prefixRange(pathPrefix);
     let removed = 0;
+    let offset = 0;
     for (;;) {
-      const members = await redis.zrangebylex(this.pathsKey, min, max, 'LIMIT', 0, this.batch);
+      const members = await redis.zrangebylex(this.pathsKey, min, max, 'LIMIT', offset, this.batch);
       if (members.length === 0) break;
       const hashes = members.map((m) => m.slice(m.lastIndexOf('\0') + 1));
-      removed += await this.removeHashes(hashes);
-      // Members whose entries had already expired are gone now too.
-      await redis.zrem(this.pathsKey, ...members);
+      const gone = await this.removeOvertaken(hashes, markedAt);
+      removed += gone.removed;
+      // Members whose entries had already expired go too; those rendered since stay.
+      const stale = members.filter((_, k) => gone.overtaken.has(hashes[k]));
+      if (stale.length > 0) await redis.zrem(this.pathsKey, ...stale);
+      offset += members.length - stale.length;
       if (members.length < this.batch) break;
     }
     return removed;
+  }
+
+  /**
+   * Removes those of `hashes` rendered before `markedAt` (or without a render time): resolves
+   * which they were, and how many of their entries still existed.
+   */
+  private async removeOvertaken(
+    hashes: string[],
+    markedAt: number,
+  ): Promise<{ overtaken: Set<string>; removed: number }> {
+    if (hashes.length === 0) return { overtaken: new Set(), removed: 0 };
+    const redis = await this.redis();
+    const metas = await redis.hmget(this.metaKey, ...hashes);
+    const overtaken = hashes.filter((_, i) => {
+      const meta = metas[i] ? parseSummary(metas[i]) : undefined;
+      return meta?.renderedAt === undefined || meta.renderedAt < markedAt;
+    });
+    return { overtaken: new Set(overtaken), removed: await this.removeHashes(overtaken) };
   }
 
   async clear(): Promise<number> {

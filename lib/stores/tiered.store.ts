@@ -20,8 +20,13 @@ export interface TieredStoreOptions {
   redis: RedisOutputCacheStore | RedisStoreOptions;
   /** Bounds of the in-process L1. Default: 2,000 entries, 64 MiB. */
   memory?: MemoryStoreOptions;
-  /** Longest an entry stays in L1 (a safety net should a bus message be lost). Default 300. */
+  /** Longest an entry stays in L1. Default 300. */
   l1MaxTtl?: number;
+  /**
+   * Longest an L1 copy is served without asking the shared store again (whose eviction clock
+   * every instance advances): the bound on how long a lost bus message can matter. Default 2.
+   */
+  l1Revalidate?: number;
   /** Pub/sub channel of the eviction bus. Default `{prefix}evictions`. */
   channel?: string;
 }
@@ -65,6 +70,11 @@ export class TieredOutputCacheStore
   private readonly ownsL2: boolean;
   private readonly id = randomBytes(8).toString('base64url');
   private readonly l1MaxTtlMs: number;
+  private readonly revalidateMs: number;
+  /** When each L1 copy was last confirmed by the shared store. */
+  private readonly checkedAt = new WeakMap<CacheEntry, number>();
+  /** Bumped by every eviction applied to L1: a backfill that raced one is dropped. */
+  private epoch = 0;
   private subscriber: Redis | undefined;
   private starting: Promise<void> | undefined;
   private readonly listeners: ((eviction: RemoteEviction) => void)[] = [];
@@ -83,6 +93,7 @@ export class TieredOutputCacheStore
         ? options.redis
         : new RedisOutputCacheStore(options.redis);
     this.l1MaxTtlMs = (options.l1MaxTtl ?? 300) * 1000;
+    this.revalidateMs = (options.l1Revalidate ?? 2) * 1000;
   }
 
   /** Connects the bus (once, a couple of seconds at most); every method waits for it. */
@@ -94,24 +105,42 @@ export class TieredOutputCacheStore
 
   async get(key: string): Promise<CacheEntry | undefined> {
     if (this.closed) throw closedError();
-    const local = this.l1.getSync(key);
+    const local = this.getSync(key);
     if (local) return local;
     await this.start();
+    const epoch = this.epoch;
+    // The shared store reads with its eviction clock: an overtaken entry is a miss there.
     const shared = await this.l2.get(key);
-    if (shared) await this.l1.set(this.forL1(shared));
+    if (shared) await this.putL1(shared, epoch);
+    else if (epoch === this.epoch) await this.l1.delete(key);
     return shared;
   }
 
-  /** L1 only, synchronously: lets a hit skip every promise. */
+  /**
+   * L1 only, synchronously: lets a hit skip every promise. A copy not confirmed by the shared
+   * store for `l1Revalidate` seconds is not answered here (the caller reads the shared store).
+   */
   getSync(key: string): CacheEntry | undefined {
-    return this.l1.getSync(key);
+    const local = this.l1.getSync(key);
+    if (!local) return undefined;
+    const checked = this.checkedAt.get(local);
+    return checked !== undefined && Date.now() - checked <= this.revalidateMs ? local : undefined;
   }
 
   async set(entry: CacheEntry): Promise<void> {
     if (this.closed) throw closedError();
     await this.start();
+    const epoch = this.epoch;
     await this.l2.set(entry);
-    await this.l1.set(this.forL1(entry));
+    await this.putL1(entry, epoch);
+  }
+
+  /** Copies an entry into L1, unless an eviction reached L1 since `epoch` (it may cover it). */
+  private async putL1(entry: CacheEntry, epoch: number): Promise<void> {
+    if (epoch !== this.epoch) return;
+    const copy = this.forL1(entry);
+    await this.l1.set(copy);
+    this.checkedAt.set(copy, Date.now());
   }
 
   /** The shared store's eviction clock (kept in Redis). */
@@ -124,8 +153,9 @@ export class TieredOutputCacheStore
   async setIfCurrent(entry: CacheEntry): Promise<boolean> {
     if (this.closed) throw closedError();
     await this.start();
+    const epoch = this.epoch;
     if (!(await this.l2.setIfCurrent(entry))) return false;
-    await this.l1.set(this.forL1(entry));
+    await this.putL1(entry, epoch);
     return true;
   }
 
@@ -133,6 +163,7 @@ export class TieredOutputCacheStore
     if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.delete(key);
+    this.epoch++;
     await this.l1.delete(key);
     await this.publish({ kind: 'key', key });
     return removed;
@@ -142,6 +173,7 @@ export class TieredOutputCacheStore
     if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.evictTags(tags);
+    this.epoch++;
     await this.l1.evictTags(tags);
     await this.publish({ kind: 'tags', tags: [...tags] });
     return removed;
@@ -151,6 +183,7 @@ export class TieredOutputCacheStore
     if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.evictPrefix(pathPrefix);
+    this.epoch++;
     await this.l1.evictPrefix(pathPrefix);
     await this.publish({ kind: 'prefix', prefix: pathPrefix });
     return removed;
@@ -160,6 +193,7 @@ export class TieredOutputCacheStore
     if (this.closed) throw closedError();
     await this.start();
     const removed = await this.l2.clear();
+    this.epoch++;
     await this.l1.clear();
     await this.publish({ kind: 'all' });
     return removed;
@@ -265,6 +299,7 @@ export class TieredOutputCacheStore
       if (this.wasConnected) {
         // Back after a loss: evictions may have been published meanwhile.
         this.logger.warn('eviction bus reconnected: dropping the local cache');
+        this.epoch++;
         void this.l1.clear();
         for (const listener of this.listeners) listener({ kind: 'all' });
       }
@@ -309,6 +344,7 @@ export class TieredOutputCacheStore
   }
 
   private applyLocally(eviction: RemoteEviction): void {
+    this.epoch++;
     switch (eviction.kind) {
       case 'tags':
         void this.l1.evictTags(eviction.tags);

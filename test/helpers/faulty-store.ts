@@ -6,10 +6,16 @@ import { type CacheEntry, MemoryOutputCacheStore } from '../../lib/index.js';
  */
 export class FaultyStore extends MemoryOutputCacheStore {
   mode: 'ok' | 'fail' | 'hang' = 'ok';
+  /** How many calls fail next, whatever the mode (then it applies again). */
+  failNext = 0;
   /** Runs once, before the next write of an entry that carries a gzip variant. */
   beforeVariantWrite: (() => Promise<unknown>) | undefined;
 
   private act<T>(real: () => Promise<T>): Promise<T> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      return Promise.reject(new Error('connection reset'));
+    }
     if (this.mode === 'fail') return Promise.reject(new Error('connection refused'));
     if (this.mode === 'hang') return new Promise<T>(() => undefined);
     return real();

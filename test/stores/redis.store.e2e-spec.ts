@@ -133,6 +133,17 @@ describe('redis store', () => {
       expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
       expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
     }
+    // An eviction cut short after its mark (an outage before any deletion) still takes effect:
+    // the entry is never read again, though its bytes are still there.
+    const cut = makeEntry({
+      key: 'k2',
+      path: '/cut',
+      tags: ['Cut:1'],
+      renderedAt: await a.clock(),
+    });
+    expect(await a.setIfCurrent(cut)).toBe(true);
+    await b.evictionClock.mark({ tags: ['Cut:1'] }); // and nothing else
+    expect(await a.get('k2')).toBeUndefined();
     // clear() keeps the clock: it never goes back.
     const before = await a.clock();
     await a.clear();

@@ -12,6 +12,7 @@ import {
   callEveryMethod,
 } from './redis-connections.js';
 import { describeStoreContract, makeEntry } from './store-contract.js';
+import { until } from '../helpers/wait.js';
 
 const prefix = `oc-tiered:${process.pid}:`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,6 +58,39 @@ describe('tiered store across instances', () => {
       expect(two.getSync(entry.key)).toBeUndefined();
       expect(await two.get(entry.key)).toBeUndefined();
       expect(heard).toEqual([{ kind: 'tags', tags: ['Product:7'] }]);
+    } finally {
+      await one.clear();
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  it('a lost bus message matters for l1Revalidate at most: the shared clock decides after that', async () => {
+    const p = `${prefix}lost:`;
+    // Different channels: `one` never hears `two`'s evictions (as if every message were lost).
+    const one = new TieredOutputCacheStore({
+      redis: { url: REDIS_URL, prefix: p },
+      channel: `${p}one`,
+      l1Revalidate: 0.2,
+    });
+    const two = new TieredOutputCacheStore({
+      redis: { url: REDIS_URL, prefix: p },
+      channel: `${p}two`,
+    });
+    try {
+      const entry = makeEntry({ tags: ['Product:8'], renderedAt: await one.clock() });
+      expect(await one.setIfCurrent(entry)).toBe(true);
+      expect(one.getSync(entry.key)).toBeDefined();
+      await two.evictTags(['Product:8']);
+      // Within the bound the L1 copy may still answer; past it, the shared store is asked.
+      await until(() => one.getSync(entry.key) === undefined, 'the L1 copy to need revalidation');
+      expect(await one.get(entry.key)).toBeUndefined();
+      expect(one.getSync(entry.key)).toBeUndefined();
+      // An entry the shared store still holds is confirmed again.
+      const other = makeEntry({ tags: ['Product:9'], renderedAt: await one.clock() });
+      await one.setIfCurrent(other);
+      await sleep(300);
+      expect(one.getSync(other.key)).toBeUndefined();
+      expect((await one.get(other.key))?.key).toBe(other.key);
     } finally {
       await one.clear();
       await Promise.all([one.close(), two.close()]);
