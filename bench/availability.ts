@@ -158,7 +158,7 @@ function scenarios(etag: string | undefined): Scenario[] {
       appCounters: renderCounters,
       note:
         'the entry goes stale every second under load; a stale hit answers at once and one ' +
-        'background render (a loopback request) refreshes it.',
+        'background render (an in-process request) refreshes it.',
     },
     {
       id: 'mw',

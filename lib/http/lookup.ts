@@ -12,7 +12,7 @@ export interface Lookup {
   readonly path: string;
   readonly policy: RoutePolicy;
   readonly next: CallHandler;
-  /** A background refresh of a stale entry (the loopback request of `StaleRefresher`). */
+  /** A background refresh of a stale entry (the in-process request of `StaleRefresher`). */
   readonly refresh: boolean;
 }
 

@@ -1,7 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { AsyncResource } from 'node:async_hooks';
+import {
+  type IncomingHttpHeaders,
+  IncomingMessage,
+  type OutgoingHttpHeaders,
+  ServerResponse,
+} from 'node:http';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
-import { HttpPlatform, type LocalAddress, type UncapturedEnd } from './http-platform.js';
+import {
+  HttpPlatform,
+  type InternalDispatch,
+  type InternalRequest,
+  type UncapturedEnd,
+} from './http-platform.js';
 
 /** The Express response methods the platform wraps. */
 interface ExpressResponse extends ServerResponse {
@@ -22,6 +35,9 @@ function inert(this: unknown) {
  */
 @Injectable()
 export class ExpressPlatform extends HttpPlatform {
+  /** Runs `fn` in the async context this platform was created in (the app's boot, no request). */
+  private readonly outsideRequests = AsyncResource.bind(<T>(fn: () => T): T => fn());
+
   method(req: any): string {
     return req.method;
   }
@@ -42,10 +58,54 @@ export class ExpressPlatform extends HttpPlatform {
     return req.headers;
   }
 
-  localAddress(req: any): LocalAddress | undefined {
-    const socket = req.socket;
-    if (!socket?.localPort) return undefined;
-    return { address: socket.localAddress, port: socket.localPort, encrypted: !!socket.encrypted };
+  dispatchInternal(req: any, request: InternalRequest): InternalDispatch | undefined {
+    const server = req.socket?.server;
+    if (typeof server?.emit !== 'function' || server.listenerCount('request') === 0) {
+      return undefined;
+    }
+    const socket = new DiscardingSocket(req.socket, server);
+    const synthetic = new IncomingMessage(socket as unknown as Socket);
+    synthetic.method = 'GET';
+    synthetic.url = request.url;
+    synthetic.httpVersionMajor = 1;
+    synthetic.httpVersionMinor = 1;
+    synthetic.httpVersion = '1.1';
+    synthetic.headers = { ...request.headers };
+    synthetic.rawHeaders = rawHeaders(request.headers);
+    (synthetic as unknown as Record<symbol, boolean>)[request.marker] = true;
+    synthetic.push(null); // no body
+    synthetic.complete = true; // all of it "arrived": ending it is not an abort
+    const res = new ServerResponse(synthetic);
+    res.assignSocket(socket as unknown as Socket);
+    const done = new Promise<number>((resolve, reject) => {
+      const { signal } = request;
+      const abort = () => {
+        if (res.writableFinished) return;
+        res.destroy(); // destroys the socket: the response closes unfinished
+        synthetic.destroy(); // 'aborted' and 'close', as when a client goes away
+      };
+      res.once('finish', () => {
+        // Drained as Node drains an unread request, then closed: 'close' follows on res.
+        synthetic.resume();
+        socket.destroy();
+      });
+      res.once('close', () => {
+        signal?.removeEventListener('abort', abort);
+        if (res.writableFinished) resolve(res.statusCode);
+        else if (signal?.aborted) reject(signal.reason);
+        else reject(new Error('the response was destroyed before it ended'));
+      });
+      if (signal?.aborted) return abort();
+      signal?.addEventListener('abort', abort, { once: true });
+      try {
+        this.outsideRequests(() => server.emit('request', synthetic, res));
+      } catch (error) {
+        res.destroy();
+        synthetic.destroy();
+        reject(error);
+      }
+    });
+    return { done };
   }
 
   status(res: ServerResponse): number {
@@ -129,6 +189,70 @@ export class ExpressPlatform extends HttpPlatform {
     res.json = inert;
     res.render = inert;
   }
+}
+
+/**
+ * The socket of an internal request: no connection, everything written is discarded. It looks
+ * like the original request's socket where the app may look (protocol, addresses, server), so
+ * `req.protocol`, `req.ip` and a key built of them are the same as for a client's request.
+ */
+class DiscardingSocket extends Duplex {
+  readonly encrypted: boolean;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly remoteFamily?: string;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+
+  constructor(
+    original: Partial<Socket> & { encrypted?: boolean },
+    readonly server: unknown,
+  ) {
+    super();
+    this.encrypted = !!original.encrypted;
+    this.remoteAddress = original.remoteAddress;
+    this.remotePort = original.remotePort;
+    this.remoteFamily = original.remoteFamily;
+    this.localAddress = original.localAddress;
+    this.localPort = original.localPort;
+    // Whoever destroys it with an error (a middleware, an aborted response) must not crash us.
+    this.on('error', () => {});
+  }
+
+  override _read(): void {
+    // No bytes ever arrive: the request's end is pushed on the request itself.
+  }
+
+  override _write(_chunk: unknown, _encoding: BufferEncoding, callback: () => void): void {
+    callback();
+  }
+
+  // What middleware may call on a net.Socket; nothing to do without a connection.
+  setTimeout(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}
+
+/** The raw form of headers (`[name, value, name, value, ...]`), as Node's parser fills it. */
+function rawHeaders(headers: IncomingHttpHeaders): string[] {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) for (const v of value) raw.push(name, v);
+    else if (value !== undefined) raw.push(name, value);
+  }
+  return raw;
 }
 
 /** Content types settled exactly as Express would, so stored headers match what went out. */

@@ -1,11 +1,31 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
 
-/** Where a request arrived: what a loopback request to the same server needs. */
-export interface LocalAddress {
-  address: string;
-  port: number;
-  encrypted: boolean;
+/** A GET request the cache makes up and dispatches into this process's own server. */
+export interface InternalRequest {
+  /** The request target (path and query), as {@link HttpPlatform.url} gives it. */
+  url: string;
+  /** Its headers (lower-case names). There is no body, so no `content-length` either. */
+  headers: IncomingHttpHeaders;
+  /**
+   * A property set to `true` on the synthetic request: only the holder of the symbol can tell
+   * it from a client's request, and no client can forge it (it is not a header).
+   */
+  marker: symbol;
+  /**
+   * Ends the dispatch early: the synthetic response is destroyed, as when a client goes away,
+   * and `done` rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+}
+
+/** An internal request on its way through the app. */
+export interface InternalDispatch {
+  /**
+   * Resolves with the response status once the response has ended; rejects when it was
+   * destroyed before ending (by the app, or through the request's `signal`).
+   */
+  readonly done: Promise<number>;
 }
 
 /** Why a response ended without the route's body being captured. */
@@ -30,8 +50,23 @@ export abstract class HttpPlatform {
   abstract host(req: any): string;
   /** The raw request headers (lower-case names). */
   abstract headers(req: any): IncomingHttpHeaders;
-  /** The local end of the request's connection, when it is a TCP socket. */
-  abstract localAddress(req: any): LocalAddress | undefined;
+
+  /**
+   * Dispatches a synthetic GET request into the HTTP server that `req` came in on, in this
+   * process and without any network: it passes the same middleware, guards and route as a
+   * client's request (same URL, the given headers, the same protocol and addresses as `req`),
+   * and its response is discarded. The request starts outside any async context of the caller,
+   * as a client's would. `undefined` when `req` did not come in on a server this platform can
+   * dispatch into (then nothing ran).
+   *
+   * This is how a stale entry is refreshed in the process that holds it, whichever worker of a
+   * cluster serves the next request.
+   *
+   * @example
+   * const dispatch = platform.dispatchInternal(req, { url: '/page', headers, marker: REFRESH });
+   * const status = await dispatch?.done;
+   */
+  abstract dispatchInternal(req: any, request: InternalRequest): InternalDispatch | undefined;
 
   /** The response status as it stands. */
   abstract status(res: any): number;
