@@ -96,7 +96,10 @@ export async function createBenchStore(kind: StoreKind): Promise<BenchStore> {
         synchronize: true,
       });
       const drop = () =>
-        dropPgTables([`${tablePrefix}entries`, `${tablePrefix}tags`], createdSchema);
+        dropPgTables(
+          [`${tablePrefix}entries`, `${tablePrefix}tags`, `${tablePrefix}generations`],
+          createdSchema,
+        );
       try {
         await store.init();
       } catch (error) {

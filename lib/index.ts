@@ -63,6 +63,7 @@ export {
 // subpaths).
 export type {
   EvictionBusStore,
+  EvictionClockStore,
   LockingStore,
   OutputCacheStore,
   RemoteEviction,

@@ -1,11 +1,14 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** What an eviction covers, as the clock records it. */
 export type ClockMark =
   { tags: readonly string[] } | { keyHash: string } | { prefix: string } | { all: true };
 
-/** How long a recorded generation is kept before a watermark stands in for it. */
-const GENERATION_RETENTION_MS = 10 * 60_000;
+/**
+ * How long a recorded generation is kept before a watermark stands in for it (for writes: a
+ * render that began before the watermark is not stored; reads do not check it).
+ */
+const GENERATION_RETENTION_MS = 24 * 60 * 60_000;
 
 /**
  * Records an eviction: one INCR of the store's clock, and the new value as the generation of what
@@ -81,7 +84,8 @@ if not meta then return data end
 local ok, s = pcall(cjson.decode, meta)
 if not ok or type(s) ~= 'table' or type(s.renderedAt) ~= 'number' then return data end
 local r = s.renderedAt
-local fields = {'all', 'w', 'k:' .. ARGV[1]}
+-- Not the watermark: an entry outliving the retention stays readable; only writes check it.
+local fields = {'all', 'k:' .. ARGV[1]}
 if type(s.tags) == 'table' then
   for _, t in ipairs(s.tags) do fields[#fields + 1] = 't:' .. t end
 end
@@ -105,7 +109,7 @@ return data
 `;
 
 /** Clients that know the clock's scripts (EVALSHA, loaded once). */
-type ClockClient = Redis & {
+type ClockClient = (Redis | Cluster) & {
   ocReadCurrentBuffer(
     entry: string,
     meta: string,
@@ -114,17 +118,19 @@ type ClockClient = Redis & {
     hash: string,
   ): Promise<Buffer | null>;
 };
-const defined = new WeakSet<Redis>();
+const defined = new WeakSet<Redis | Cluster>();
 
 /**
  * The eviction clock of a Redis store, kept in Redis itself: a logical counter, the same for every
  * instance and immune to their clock skew. A render notes the clock before it reads any data; an
- * entry is only kept if nothing it carries was evicted after that (see `setIfCurrent`).
+ * entry is only kept if nothing it carries was evicted after that (see `setIfCurrent`). Every key
+ * of the clock, and every key a script is given, is under the store's prefix: on a Redis Cluster
+ * (whose prefix carries a hash tag) they share one slot, as a script's keys must.
  */
 export class RedisEvictionClock {
   constructor(
     private readonly prefix: string,
-    private readonly redis: () => Promise<Redis>,
+    private readonly redis: () => Promise<Redis | Cluster>,
   ) {}
 
   private get keys(): string[] {

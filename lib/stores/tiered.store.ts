@@ -1,6 +1,6 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type CacheEntry, type CacheEntrySummary, retainUntil } from './cache-entry.js';
 import { MemoryOutputCacheStore, type MemoryStoreOptions } from './memory.store.js';
 import type {
@@ -12,7 +12,12 @@ import type {
   StaleSelector,
   SyncReadableStore,
 } from './output-cache-store.interface.js';
-import { closeConnection, RedisOutputCacheStore, type RedisStoreOptions } from './redis.store.js';
+import {
+  closeConnection,
+  isCluster,
+  RedisOutputCacheStore,
+  type RedisStoreOptions,
+} from './redis.store.js';
 
 /** Options of {@link TieredOutputCacheStore}. Durations are seconds. */
 export interface TieredStoreOptions {
@@ -75,7 +80,7 @@ export class TieredOutputCacheStore
   private readonly checkedAt = new WeakMap<CacheEntry, number>();
   /** Bumped by every eviction applied to L1: a backfill that raced one is dropped. */
   private epoch = 0;
-  private subscriber: Redis | undefined;
+  private subscriber: Redis | Cluster | undefined;
   private starting: Promise<void> | undefined;
   private readonly listeners: ((eviction: RemoteEviction) => void)[] = [];
   private wasConnected = false;
@@ -286,12 +291,23 @@ export class TieredOutputCacheStore
     // Closed while the shared store connected (a store given to us is not closed with us).
     if (this.closed) throw closedError();
     // A subscribed connection can do nothing else: a second one, with the same settings, that
-    // reconnects forever (offline queue on, so SUBSCRIBE is replayed after a reconnect).
-    const subscriber = main.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      commandTimeout: undefined,
-    });
+    // reconnects forever (offline queue on, so SUBSCRIBE is replayed after a reconnect). On a
+    // cluster, a second cluster client: it subscribes on one node (re-subscribing on another if
+    // that one goes), and a message published on any node reaches every node.
+    const subscriber = isCluster(main)
+      ? main.duplicate([], {
+          enableOfflineQueue: true,
+          redisOptions: {
+            ...main.options.redisOptions,
+            maxRetriesPerRequest: null,
+            commandTimeout: undefined,
+          },
+        })
+      : main.duplicate({
+          enableOfflineQueue: true,
+          maxRetriesPerRequest: null,
+          commandTimeout: undefined,
+        });
     this.subscriber = subscriber;
     subscriber.on('error', (error: Error) => this.logger.debug(`eviction bus: ${error.message}`));
     subscriber.on('message', (_channel: string, raw: string) => this.receive(raw));

@@ -3,11 +3,14 @@ import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
 import { type CacheEntry, type CacheEntrySummary, retainUntil } from './cache-entry.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
 import { keyHash } from './key-hash.js';
-import type { OutputCacheStore } from './output-cache-store.interface.js';
+import type { EvictionClockStore } from './output-cache-store.interface.js';
 import {
   assertTablePrefix,
+  createOutputCacheClockSql,
   createOutputCacheTablesSql,
   DEFAULT_OUTPUT_CACHE_TABLE_PREFIX,
+  hasRenderedAtColumn,
+  OUTPUT_CACHE_GENERATION_NAME_MAX,
   type OutputCacheSqlDialect,
   type OutputCacheTableNames,
   outputCacheTableNames,
@@ -24,11 +27,15 @@ export interface TypeOrmStoreOptions {
   dataSource?: DataSource;
   /** Options of a DataSource of the store's own: created on `init()`, destroyed on `close()`. */
   dataSourceOptions?: DataSourceOptions;
-  /** Prefix of the two tables (`{prefix}entries`, `{prefix}tags`). Default `output_cache_`. */
+  /**
+   * Prefix of the three tables (`{prefix}entries`, `{prefix}tags`, `{prefix}generations`).
+   * Default `output_cache_`.
+   */
   tablePrefix?: string;
   /**
-   * Create the tables (and indexes) on `init()` if they are missing. Default `false`: run the
-   * {@link OutputCacheTables1763700000000} migration instead; `init()` then checks they exist.
+   * Create the tables (and indexes) on `init()` if they are missing, and add what tables made
+   * before the eviction clock lack. Default `false`: run the {@link OutputCacheTables1763700000000}
+   * and {@link OutputCacheClock1764600000000} migrations instead; `init()` then checks.
    */
   synchronize?: boolean;
   /** Seconds between background deletions of expired rows; `0` turns them off. Default 60. */
@@ -46,6 +53,7 @@ type Run = (sql: string, params?: unknown[]) => Promise<Result>;
 
 /** SQL written once per store, with `?` placeholders (rewritten to `$n` for PostgreSQL). */
 interface Statements {
+  /** The entry and whether an eviction overtook it (params: `k:{hash}`, hash, now). */
   get: string;
   upsert: string;
   deleteTagsOf: string;
@@ -55,20 +63,47 @@ interface Statements {
   selectExpired: string;
   selectAny: string;
   selectOrphanTags: string;
+  /** The clock now (no row: 0). */
+  clock: string;
+  /** Advances the clock by one (params: now); PostgreSQL returns the new value. */
+  bumpClock: string;
+  /** Generations marked before a time (params: time, limit): pruned into the watermark. */
+  selectOldGenerations: string;
+  /** Raises the watermark `w` to a pruned generation (params: generation, now). */
+  raiseWatermark: string;
+  /** Deletes the entry of a hash if still the render of a clock value (params: hash, value). */
+  deleteRendered: string;
+  /** The same for an entry written without a clock value (params: hash). */
+  deleteUnclocked: string;
+  /** Deletes the tag rows of a hash whose entry is gone (params: hash). */
+  deleteOrphanTagsOf: string;
 }
 
-/** Most tags inserted per statement (two parameters each). */
+/** Most tags (or generation names) written per statement. */
 const TAG_INSERT_BATCH = 500;
 /** Attempts of a write that lost a deadlock or a serialization conflict. */
 const WRITE_ATTEMPTS = 4;
+/** How long a recorded generation is kept before the watermark stands in for it. */
+const GENERATION_RETENTION_MS = 24 * 60 * 60_000;
+/** Most generations pruned into the watermark per eviction (pruning never holds one up long). */
+const GENERATION_PRUNE_BATCH = 100;
 
 /**
  * A store on a SQL database through TypeORM (PostgreSQL, MySQL/MariaDB, SQLite): entries
- * survive restarts and are shared by every instance of the application. Runs raw SQL on two
+ * survive restarts and are shared by every instance of the application. Runs raw SQL on three
  * tables, `{prefix}entries` (the encoded entry plus the columns that evictions and listings
- * read) and `{prefix}tags` (the tag index); create them with the
- * {@link OutputCacheTables1763700000000} migration or `synchronize: true`. Expired rows are
- * deleted in the background every `pruneInterval` seconds.
+ * read), `{prefix}tags` (the tag index) and `{prefix}generations` (the eviction clock); create
+ * them with the {@link OutputCacheTables1763700000000} and {@link OutputCacheClock1764600000000}
+ * migrations or `synchronize: true`. Expired rows are deleted in the background every
+ * `pruneInterval` seconds.
+ *
+ * The eviction clock is shared by every instance, like the Redis store's: a counter in the
+ * database (the `clock` row), advanced by every eviction before it deletes anything, which
+ * records the new value as the generation of what it evicted (`t:{tag}`, `k:{key hash}`,
+ * `p:{path prefix}`, `all`). A render notes the clock before it reads data, and its entry is
+ * kept only if nothing it carries got a later generation (`setIfCurrent`); a read never returns
+ * an entry that an eviction overtook. Generations older than ten minutes are pruned, the highest
+ * becoming the watermark `w`, which overtakes any older render.
  *
  * Registered as the module's store it is initialized and closed with the application; used on
  * its own, every method initializes it on first use, and `close()` releases it.
@@ -89,7 +124,7 @@ const WRITE_ATTEMPTS = 4;
  * });
  * ```
  */
-export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, OnModuleDestroy {
+export class TypeOrmOutputCacheStore implements EvictionClockStore, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('OutputCache');
   private readonly tablePrefix: string;
   private readonly synchronize: boolean;
@@ -179,9 +214,21 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const { records } = await this.read((run) => run(this.sql!.get, [keyHash(key), Date.now()]));
-    const data = records[0]?.data;
+    const hash = keyHash(key);
+    // The entry and the eviction clock in one query: never an overtaken entry, even when the
+    // eviction's deletions were cut short (or have not reached it yet).
+    const { records } = await this.read((run) =>
+      run(this.sql!.get, [`k:${hash}`, hash, Date.now()]),
+    );
+    const row = records[0];
+    const data = row?.data;
     if (data === undefined || data === null) return undefined;
+    if (Number(row.overtaken) === 1) {
+      await this.deleteRendered(hash, Number(row.rendered_at)).catch((error: unknown) =>
+        this.logger.debug(`Deleting an overtaken cache entry failed: ${String(error)}`),
+      );
+      return undefined;
+    }
     const entry = decodeEntry(data instanceof Uint8Array ? data : undefined);
     if (typeof entry === 'string') {
       this.logger.debug(`Unreadable cache entry (${entry}) for ${key}: treated as a miss`);
@@ -189,6 +236,32 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
     }
     // A different key under the same SHA-256 will not happen; a miss costs nothing if it does.
     return entry.key === key ? entry : undefined;
+  }
+
+  /** The store's eviction clock now: note it before a render reads any data. */
+  async clock(): Promise<number> {
+    const { records } = await this.read((run) => run(this.sql!.clock));
+    return Number(records[0]?.generation ?? 0);
+  }
+
+  /**
+   * Stores `entry` unless something it carries (a tag, its key, a prefix of its path, or
+   * everything) was evicted after `entry.renderedAt`, by any instance. Resolves whether it is
+   * stored.
+   */
+  async setIfCurrent(entry: CacheEntry): Promise<boolean> {
+    const hash = keyHash(entry.key);
+    const overtaken = () =>
+      this.overtaken(entry.renderedAt ?? 0, hash, entry.path, [...new Set(entry.tags)]);
+    if (await overtaken()) return false;
+    await this.set(entry);
+    // An eviction marked between the check and the write may have selected its entries before
+    // this one was committed: check again, now that any later eviction sees the entry.
+    if (await overtaken()) {
+      await this.deleteRendered(hash, entry.renderedAt);
+      return false;
+    }
+    return true;
   }
 
   async set(entry: CacheEntry): Promise<void> {
@@ -206,6 +279,7 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
       entry.createdAt,
       // The row lives as long as the entry is kept (grace, stale-if-error), not just fresh.
       retainUntil(entry),
+      entry.renderedAt ?? null,
     ];
     const tags = [...new Set(entry.tags)];
     await this.write(async (run, queryRunner) => {
@@ -225,11 +299,15 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.deleteIds([keyHash(key)])) > 0;
+    const hash = keyHash(key);
+    await this.mark([`k:${hash}`]);
+    return (await this.deleteIds([hash])) > 0;
   }
 
   async evictTags(tags: readonly string[]): Promise<number> {
     const unique = [...new Set(tags)];
+    // Marked first: a render under way anywhere that carries one of the tags is not kept.
+    await this.mark(unique.map((tag) => `t:${tag}`));
     let removed = 0;
     for (let i = 0; i < unique.length; i += this.batchSize) {
       const batch = unique.slice(i, i + this.batchSize);
@@ -242,13 +320,15 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
   }
 
   async evictPrefix(pathPrefix: string): Promise<number> {
-    await this.connected(); // the pattern depends on the dialect
+    await this.mark([`p:${pathPrefix}`]); // connects: the pattern depends on the dialect
     const pattern =
       this.dialect === 'sqlite' ? `${escapeGlob(pathPrefix)}*` : `${escapeLike(pathPrefix)}%`;
     return this.deleteSelected(() => this.sql!.pathMatches, [pattern, this.batchSize]);
   }
 
   async clear(): Promise<number> {
+    // The clock stays: renders under way must still learn of this eviction.
+    await this.mark(['all']);
     const removed = await this.deleteSelected(() => this.sql!.selectAny, [this.batchSize]);
     // Tag rows without an entry cannot come from the store's transactions; sweep them anyway
     // so that clear() leaves empty tables behind. Selected first and deleted like the others
@@ -279,6 +359,9 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
       size: Number(row.size),
       createdAt: Number(row.created_at),
       expiresAt: Number(row.expires_at),
+      ...(row.rendered_at === null || row.rendered_at === undefined
+        ? {}
+        : { renderedAt: Number(row.rendered_at) }),
     }));
   }
 
@@ -347,6 +430,11 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
     const queryRunner = dataSource.createQueryRunner();
     try {
       for (const sql of createOutputCacheTablesSql(tables)) await queryRunner.query(sql);
+      // Tables made before the eviction clock get it; entries already cached stay.
+      const hasRenderedAt = await hasRenderedAtColumn(queryRunner, tables);
+      for (const sql of createOutputCacheClockSql(tables, hasRenderedAt)) {
+        await queryRunner.query(sql);
+      }
     } catch (error) {
       // Two instances creating the tables at once: one of them loses on PostgreSQL's catalog.
       await this.checkTables(dataSource, tables).catch(() => {
@@ -364,11 +452,109 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
     } catch (error) {
       throw new Error(
         `Output cache tables ${tables.entries} and ${tables.tags} are missing: run the ` +
-          'OutputCacheTables1763700000000 migration (createOutputCacheMigration for another ' +
+          'OutputCacheTables1763700000000 and OutputCacheClock1764600000000 migrations ' +
+          '(createOutputCacheMigration and createOutputCacheClockMigration for another ' +
           `tablePrefix) or set synchronize: true (${String(error)})`,
         { cause: error },
       );
     }
+    try {
+      await dataSource.query(`SELECT rendered_at FROM ${tables.entries} WHERE 1 = 0`);
+      await dataSource.query(`SELECT 1 FROM ${tables.generations} WHERE 1 = 0`);
+    } catch (error) {
+      throw new Error(
+        `Output cache tables were made before the eviction clock (${tables.generations} or ` +
+          `the rendered_at column of ${tables.entries} is missing): run the ` +
+          'OutputCacheClock1764600000000 migration (createOutputCacheClockMigration for ' +
+          `another tablePrefix) or set synchronize: true (${String(error)})`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Records an eviction before it deletes anything: advances the clock by one and gives the new
+   * value, as their generation, to `names` (`t:{tag}`, `k:{hash}`, `p:{prefix}`, `all`), in one
+   * transaction. Concurrent marks queue on the clock row, so the clock hands out every value
+   * once. A few generations older than the retention are pruned, the highest of them raising the
+   * watermark `w`. Resolves the clock value of the mark (the clock now when nothing is named).
+   */
+  private async mark(names: readonly string[]): Promise<number> {
+    // A name too long for its column is recorded as everything: wider, never missed.
+    const unique = [
+      ...new Set(names.map((n) => (n.length > OUTPUT_CACHE_GENERATION_NAME_MAX ? 'all' : n))),
+    ];
+    if (unique.length === 0) return this.clock();
+    return this.write(async (run) => {
+      const now = Date.now();
+      const bumped = await run(this.sql!.bumpClock, [now]);
+      const generation = Number(
+        (this.dialect === 'postgres' ? bumped : await run(this.sql!.clock)).records[0]?.generation,
+      );
+      for (let i = 0; i < unique.length; i += TAG_INSERT_BATCH) {
+        const batch = unique.slice(i, i + TAG_INSERT_BATCH);
+        const values = batch.map(() => '(?, ?, ?)').join(', ');
+        await run(
+          upsertGenerationsSql(this.tables!, values),
+          batch.flatMap((name) => [name, generation, now]),
+        );
+      }
+      const { records: old } = await run(this.sql!.selectOldGenerations, [
+        now - GENERATION_RETENTION_MS,
+        GENERATION_PRUNE_BATCH,
+      ]);
+      if (old.length > 0) {
+        const pruned = old.map((row) => String(row.name));
+        await run(
+          `DELETE FROM ${this.tables!.generations} WHERE name IN (${placeholders(pruned.length)})`,
+          pruned,
+        );
+        const highest = Math.max(...old.map((row) => Number(row.generation)));
+        await run(this.sql!.raiseWatermark, [highest, now]);
+      }
+      return generation;
+    });
+  }
+
+  /**
+   * Whether an entry rendered at clock value `renderedAt`, with this key hash, path and tags, was
+   * overtaken: its tags, its key, everything or the watermark got a later generation, or a later
+   * prefix eviction covers its path.
+   */
+  private async overtaken(
+    renderedAt: number,
+    hash: string,
+    path: string,
+    tags: readonly string[],
+  ): Promise<boolean> {
+    const names = tags.map((tag) => `t:${tag}`);
+    // One query unless the entry carries hundreds of tags.
+    for (let i = 0; i === 0 || i < names.length; i += TAG_INSERT_BATCH) {
+      const batch = ['all', 'w', `k:${hash}`, ...names.slice(i, i + TAG_INSERT_BATCH)];
+      const { records } = await this.read((run) =>
+        run(overtakenSql(this.tables!, batch.length), [
+          renderedAt,
+          ...batch,
+          renderedAt,
+          renderedAt,
+          path,
+        ]),
+      );
+      if (Number(records[0]?.overtaken) === 1) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Deletes the entry of `hash` if it is still the render of clock value `renderedAt` (a newer
+   * render written meanwhile stays), and its tag rows with it.
+   */
+  private async deleteRendered(hash: string, renderedAt: number | undefined): Promise<void> {
+    await this.write(async (run) => {
+      if (renderedAt === undefined) await run(this.sql!.deleteUnclocked, [hash]);
+      else await run(this.sql!.deleteRendered, [hash, renderedAt]);
+      await run(this.sql!.deleteOrphanTagsOf, [hash]);
+    });
   }
 
   private pruneInBackground(): void {
@@ -521,9 +707,11 @@ export class TypeOrmOutputCacheStore implements OutputCacheStore, OnModuleInit, 
 }
 
 /** The store's fixed statements for one set of tables. */
-function statements({ dialect, entries, tags }: OutputCacheTableNames): Statements {
+function statements(names: OutputCacheTableNames): Statements {
+  const { dialect, entries, tags, generations } = names;
   const columns =
-    'key_hash, cache_key, path, route_id, status, tags, data, size, created_at, expires_at';
+    'key_hash, cache_key, path, route_id, status, tags, data, size, created_at, expires_at, ' +
+    'rendered_at';
   const updated = columns
     .split(', ')
     .slice(1)
@@ -531,17 +719,30 @@ function statements({ dialect, entries, tags }: OutputCacheTableNames): Statemen
       dialect === 'mysql' ? `${column} = VALUES(${column})` : `${column} = excluded.${column}`,
     )
     .join(', ');
+  const tagName =
+    dialect === 'mysql' ? "CONCAT('t:', t.tag)" : `('t:' || t.tag)${collateC(dialect)}`;
   return {
-    get: `SELECT data FROM ${entries} WHERE key_hash = ? AND expires_at > ?`,
+    // Rows without rendered_at (written without a clock) are read as they are. The clock row
+    // comes first: an entry rendered since the last eviction is settled by it alone.
+    get:
+      'SELECT e.data, e.rendered_at, CASE WHEN e.rendered_at IS NULL THEN 0 ' +
+      `WHEN ${clockNow(generations)} <= e.rendered_at THEN 0 ` +
+      // Not the watermark: an entry outliving the retention stays readable (writes check it).
+      `WHEN EXISTS (SELECT 1 FROM ${generations} g WHERE g.name IN ('all', ?) ` +
+      'AND g.generation > e.rendered_at) THEN 1 ' +
+      `WHEN EXISTS (SELECT 1 FROM ${tags} t JOIN ${generations} g ON g.name = ${tagName} ` +
+      'WHERE t.key_hash = e.key_hash AND g.generation > e.rendered_at) THEN 1 ' +
+      `WHEN ${prefixOvertakes(names, 'e.path', 'e.rendered_at')} THEN 1 ` +
+      `ELSE 0 END AS overtaken FROM ${entries} e WHERE e.key_hash = ? AND e.expires_at > ?`,
     upsert:
-      `INSERT INTO ${entries} (${columns}) VALUES (${placeholders(10)}) ` +
+      `INSERT INTO ${entries} (${columns}) VALUES (${placeholders(11)}) ` +
       (dialect === 'mysql'
         ? `ON DUPLICATE KEY UPDATE ${updated}`
         : `ON CONFLICT (key_hash) DO UPDATE SET ${updated}`),
     deleteTagsOf: `DELETE FROM ${tags} WHERE key_hash = ?`,
     count: `SELECT COUNT(*) AS n FROM ${entries} WHERE expires_at > ?`,
     list:
-      'SELECT cache_key, path, route_id, status, tags, size, created_at, expires_at ' +
+      'SELECT cache_key, path, route_id, status, tags, size, created_at, expires_at, rendered_at ' +
       `FROM ${entries} WHERE expires_at > ? ORDER BY created_at DESC, key_hash LIMIT ? OFFSET ?`,
     // SQLite's LIKE ignores ASCII case; GLOB does not, and still uses the index.
     pathMatches:
@@ -553,7 +754,91 @@ function statements({ dialect, entries, tags }: OutputCacheTableNames): Statemen
     selectOrphanTags:
       `SELECT DISTINCT key_hash FROM ${tags} WHERE NOT EXISTS ` +
       `(SELECT 1 FROM ${entries} WHERE ${entries}.key_hash = ${tags}.key_hash) LIMIT ?`,
+    clock: `SELECT generation FROM ${generations} WHERE name = 'clock'`,
+    bumpClock:
+      upsertGenerationsSql(names, "('clock', 1, ?)", (current) => `${current} + 1`) +
+      (dialect === 'postgres' ? ' RETURNING g.generation' : ''),
+    selectOldGenerations:
+      `SELECT name, generation FROM ${generations} ` +
+      "WHERE marked_at <= ? AND name <> 'clock' AND name <> 'w' LIMIT ?",
+    raiseWatermark: upsertGenerationsSql(
+      names,
+      "('w', ?, ?)",
+      (current, proposed) =>
+        `${dialect === 'sqlite' ? 'max' : 'GREATEST'}(${current}, ${proposed})`,
+    ),
+    deleteRendered: `DELETE FROM ${entries} WHERE key_hash = ? AND rendered_at = ?`,
+    deleteUnclocked: `DELETE FROM ${entries} WHERE key_hash = ? AND rendered_at IS NULL`,
+    deleteOrphanTagsOf:
+      `DELETE FROM ${tags} WHERE key_hash = ? AND NOT EXISTS ` +
+      `(SELECT 1 FROM ${entries} WHERE ${entries}.key_hash = ${tags}.key_hash)`,
   };
+}
+
+/**
+ * Inserts generation rows (`values`: `(name, generation, marked_at)` tuples), or updates the
+ * existing ones to `update(current, proposed)` (default: the proposed generation).
+ */
+function upsertGenerationsSql(
+  { dialect, generations }: OutputCacheTableNames,
+  values: string,
+  update: (current: string, proposed: string) => string = (_, proposed) => proposed,
+): string {
+  const columns = '(name, generation, marked_at)';
+  if (dialect === 'mysql') {
+    return (
+      `INSERT INTO ${generations} ${columns} VALUES ${values} ON DUPLICATE KEY UPDATE ` +
+      `generation = ${update('generation', 'VALUES(generation)')}, marked_at = VALUES(marked_at)`
+    );
+  }
+  // PostgreSQL needs the existing row named; SQLite takes the bare column for it.
+  const [target, current] =
+    dialect === 'postgres' ? [`${generations} AS g`, 'g.generation'] : [generations, 'generation'];
+  return (
+    `INSERT INTO ${target} ${columns} VALUES ${values} ON CONFLICT (name) DO UPDATE SET ` +
+    `generation = ${update(current, 'excluded.generation')}, marked_at = excluded.marked_at`
+  );
+}
+
+/**
+ * Whether an entry not written yet is overtaken (params: renderedAt, the `count` generation
+ * names it answers to, renderedAt, renderedAt, path).
+ */
+function overtakenSql(names: OutputCacheTableNames, count: number): string {
+  const path = names.dialect === 'postgres' ? 'CAST(? AS TEXT)' : '?';
+  return (
+    `SELECT CASE WHEN ${clockNow(names.generations)} <= ? THEN 0 ` +
+    `WHEN EXISTS (SELECT 1 FROM ${names.generations} g ` +
+    `WHERE g.name IN (${placeholders(count)}) AND g.generation > ?) THEN 1 ` +
+    `WHEN ${prefixOvertakes(names, path, '?')} THEN 1 ELSE 0 END AS overtaken`
+  );
+}
+
+/** The clock now, as an SQL expression. */
+function clockNow(generations: string): string {
+  return `COALESCE((SELECT c.generation FROM ${generations} c WHERE c.name = 'clock'), 0)`;
+}
+
+/**
+ * Whether a prefix eviction later than `renderedAt` covers `path` (SQL expressions). The `p:`
+ * rows are one range of the primary key, as names compare byte by byte (`;` follows `:`).
+ */
+function prefixOvertakes(
+  { dialect, generations }: OutputCacheTableNames,
+  path: string,
+  renderedAt: string,
+): string {
+  const length = dialect === 'mysql' ? 'CHAR_LENGTH' : 'length';
+  return (
+    `EXISTS (SELECT 1 FROM ${generations} g WHERE g.name >= 'p:' AND g.name < 'p;' ` +
+    `AND g.generation > ${renderedAt} ` +
+    `AND substr(${path}${collateC(dialect)}, 1, ${length}(g.name) - 2) = substr(g.name, 3))`
+  );
+}
+
+/** PostgreSQL: compare in the generations' byte order, so that their primary key serves. */
+function collateC(dialect: OutputCacheSqlDialect): string {
+  return dialect === 'postgres' ? ' COLLATE "C"' : '';
 }
 
 /** Runs a statement written with `?` placeholders, numbering them for PostgreSQL. */

@@ -46,7 +46,11 @@ export function freePort(): Promise<number> {
 /** A throwaway redis-server on a spare port, which a test can kill and start again. */
 export class ScratchRedis {
   private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  /** @param args more server arguments (e.g. an append-only file, to survive a kill) */
+  constructor(
+    readonly port: number,
+    private readonly args: string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -55,7 +59,17 @@ export class ScratchRedis {
   async start(): Promise<void> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...this.args,
+      ],
       { stdio: 'ignore' },
     );
     const child = this.child;

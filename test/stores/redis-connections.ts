@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { CacheEntry, LockingStore, SoftEvictingStore } from '../../lib/index.js';
 
 /** A Redis nobody listens on: connections are refused at once, and retried. */
@@ -16,7 +16,7 @@ export async function connectionsNamed(admin: Redis, name: string): Promise<numb
 }
 
 /** Counts the QUIT commands sent through `client`. */
-export function countQuits(client: Redis): { count: number } {
+export function countQuits(client: Redis | Cluster): { count: number } {
   const counter = { count: 0 };
   const quit = client.quit.bind(client);
   client.quit = ((...args: Parameters<Redis['quit']>) => {
@@ -27,7 +27,7 @@ export function countQuits(client: Redis): { count: number } {
 }
 
 /** Records every attempt of `clients` to connect again from now on. */
-export function watchReconnects(clients: Redis[]): { attempts: number } {
+export function watchReconnects(clients: (Redis | Cluster)[]): { attempts: number } {
   const seen = { attempts: 0 };
   for (const client of clients) {
     client.on('connecting', () => seen.attempts++);

@@ -151,6 +151,42 @@ describe('redis store', () => {
   });
 });
 
+describe('redis store: sweep in the background', () => {
+  it('an eviction resolves after its mark; overtaken entries are never read, then deleted', async () => {
+    const admin = await connectRedis();
+    const store = new RedisOutputCacheStore({
+      client: admin,
+      prefix: `${prefix}bg:`,
+      sweep: 'background',
+      batchSize: 100,
+    });
+    try {
+      const entries = Array.from({ length: 1000 }, () => makeEntry({ tags: ['bulk'] }));
+      const pipeline: Promise<void>[] = entries.map((e) => store.set(e));
+      await Promise.all(pipeline);
+      expect(await store.evictTags(['bulk'])).toBe(1000); // the entries that carried it
+      // At once, before any deletion: not one is read.
+      for (const e of entries.slice(0, 50)) expect(await store.get(e.key)).toBeUndefined();
+      // Rendered after the eviction: kept by the sweep.
+      const later = makeEntry({ tags: ['bulk'], renderedAt: await store.clock() });
+      expect(await store.setIfCurrent(later)).toBe(true);
+      await store.sweeping();
+      expect(await store.count()).toBe(1);
+      expect((await store.get(later.key))?.key).toBe(later.key);
+      // The same for a prefix.
+      const under = makeEntry({ path: '/bg/a' });
+      await store.set(under);
+      expect(await store.evictPrefix('/bg/')).toBe(1);
+      expect(await store.get(under.key)).toBeUndefined();
+      await store.sweeping();
+      expect(await store.count()).toBe(1);
+    } finally {
+      await deletePrefix(admin, `${prefix}bg:`);
+      admin.disconnect();
+    }
+  });
+});
+
 describe('redis store: closing', () => {
   let admin: Redis;
   beforeAll(async () => {

@@ -1,12 +1,20 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import {
+  createOutputCacheClockMigration,
   createOutputCacheMigration,
+  OutputCacheClock1764600000000,
   OutputCacheTables1763700000000,
   TypeOrmOutputCacheStore,
   type TypeOrmStoreOptions,
 } from '../../lib/typeorm.js';
+import type { CacheEntry } from '../../lib/index.js';
+import { encodeEntry } from '../../lib/stores/entry-codec.js';
 import { keyHash } from '../../lib/stores/key-hash.js';
 import {
+  hasRenderedAtColumn,
   type OutputCacheTableNames,
   outputCacheTableNames,
 } from '../../lib/stores/typeorm-output-cache.migration.js';
@@ -64,7 +72,10 @@ async function openStore(
       type: 'postgres',
       url: POSTGRES_URL,
       schema,
-      migrations: [createOutputCacheMigration(tablePrefix)],
+      migrations: [
+        createOutputCacheMigration(tablePrefix),
+        createOutputCacheClockMigration(tablePrefix),
+      ],
       migrationsRun: true,
     });
     await app.initialize();
@@ -121,6 +132,130 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Prom
 }
 
 const DATABASES: Db[] = ['sqlite', 'postgres', 'mariadb'];
+
+/** Two instances of the store on the same tables, as two processes of an app would have them. */
+interface StorePair {
+  a: TypeOrmOutputCacheStore;
+  b: TypeOrmOutputCacheStore;
+  tables: OutputCacheTableNames;
+  /** Runs SQL written with `?` placeholders on the tables (numbered for PostgreSQL). */
+  query: (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+  close: () => Promise<void>;
+}
+
+/**
+ * A and B: SQLite in a file, each store with a connection of its own (tables by
+ * `synchronize` on A); PostgreSQL with A on the application's DataSource (both migrations
+ * run) and B on a DataSource of its own; MariaDB likewise, with `synchronize` on A.
+ */
+async function openPair(db: Db, tablePrefix: string): Promise<StorePair> {
+  let app: DataSource | undefined;
+  let a: TypeOrmOutputCacheStore;
+  let b: TypeOrmOutputCacheStore;
+  let removeFiles = () => {};
+  const common = { tablePrefix, pruneInterval: 0 };
+  if (db === 'sqlite') {
+    const file = join(tmpdir(), `oc-clock-${process.pid}-${tablePrefix}.sqlite`);
+    removeFiles = () => {
+      for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    };
+    removeFiles();
+    const options = { type: 'better-sqlite3', database: file } as const;
+    a = new TypeOrmOutputCacheStore({ dataSourceOptions: options, synchronize: true, ...common });
+    await a.init();
+    b = new TypeOrmOutputCacheStore({ dataSourceOptions: options, ...common });
+  } else if (db === 'postgres') {
+    const schema = `oc_store_${tablePrefix.replace(/_+$/, '')}`;
+    await preparePostgresSchema(schema);
+    app = new DataSource({
+      type: 'postgres',
+      url: POSTGRES_URL,
+      schema,
+      migrations: [
+        createOutputCacheMigration(tablePrefix),
+        createOutputCacheClockMigration(tablePrefix),
+      ],
+      migrationsRun: true,
+    });
+    await app.initialize();
+    a = new TypeOrmOutputCacheStore({ dataSource: app, ...common });
+    b = new TypeOrmOutputCacheStore({
+      dataSourceOptions: { type: 'postgres', url: POSTGRES_URL, schema },
+      ...common,
+    });
+  } else {
+    await prepareMariaDb(tablePrefix);
+    app = new DataSource({ type: 'mariadb', url: MARIADB_URL });
+    await app.initialize();
+    a = new TypeOrmOutputCacheStore({ dataSource: app, synchronize: true, ...common });
+    await a.init();
+    b = new TypeOrmOutputCacheStore({
+      dataSourceOptions: { type: 'mariadb', url: MARIADB_URL },
+      ...common,
+    });
+  }
+  await a.init();
+  await b.init();
+  const dataSource = app ?? ownDataSourceOf(a);
+  return {
+    a,
+    b,
+    tables: outputCacheTableNames(dataSource, tablePrefix),
+    query: (sql, params = []) => {
+      let n = 0;
+      const text = db === 'postgres' ? sql.replace(/\?/g, () => `$${++n}`) : sql;
+      return dataSource.query(text, params);
+    },
+    async close() {
+      await a.close();
+      await b.close();
+      await app?.destroy();
+      removeFiles();
+    },
+  };
+}
+
+/** Records an eviction on the clock without deleting anything (an eviction cut short). */
+function markOnly(store: TypeOrmOutputCacheStore, names: string[]): Promise<number> {
+  return (store as unknown as { mark(names: string[]): Promise<number> }).mark(names);
+}
+
+/** The columns a store wrote before the eviction clock. */
+const PRE_CLOCK_COLUMNS =
+  'key_hash, cache_key, path, route_id, status, tags, data, size, created_at, expires_at';
+
+/** Writes `entry` as a store made before the eviction clock did: no rendered_at. */
+async function insertPreClockRow(
+  dataSource: DataSource,
+  tables: OutputCacheTableNames,
+  entry: CacheEntry,
+): Promise<void> {
+  let n = 0;
+  const param = () => (tables.dialect === 'postgres' ? `$${++n}` : '?');
+  const values = Array.from({ length: 10 }, param).join(', ');
+  await dataSource.query(
+    `INSERT INTO ${tables.entries} (${PRE_CLOCK_COLUMNS}) VALUES (${values})`,
+    [
+      keyHash(entry.key),
+      entry.key,
+      entry.path,
+      entry.routeId,
+      entry.status,
+      JSON.stringify(entry.tags),
+      encodeEntry(entry),
+      entry.body.length,
+      entry.createdAt,
+      entry.expiresAt,
+    ],
+  );
+  for (const tag of entry.tags) {
+    n = 0;
+    await dataSource.query(
+      `INSERT INTO ${tables.tags} (tag, key_hash) VALUES (${param()}, ${param()})`,
+      [tag, keyHash(entry.key)],
+    );
+  }
+}
 
 for (const db of DATABASES) {
   describeStoreContract(
@@ -227,6 +362,218 @@ for (const db of DATABASES) {
       expect(await opened.rowCount('entries')).toBe(0);
     });
   });
+
+  describe(`eviction clock on ${db}`, () => {
+    let pair: StorePair;
+    let a: TypeOrmOutputCacheStore;
+    let b: TypeOrmOutputCacheStore;
+
+    beforeAll(async () => {
+      pair = await openPair(db, 'oc_clock_');
+      ({ a, b } = pair);
+    });
+    afterAll(() => pair?.close());
+    beforeEach(async () => {
+      await a.clear();
+    });
+
+    const generationOf = async (name: string) => {
+      const rows = await pair.query(
+        `SELECT generation FROM ${pair.tables.generations} WHERE name = ?`,
+        [name],
+      );
+      return rows.length === 0 ? undefined : Number(rows[0].generation);
+    };
+
+    it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
+      const cases: [string, () => Promise<unknown>][] = [
+        ['a tag', () => b.evictTags(['Thing:1'])],
+        ['its key', () => b.delete('k1')],
+        ['a prefix of its path', () => b.evictPrefix('/thi')],
+        ['everything', () => b.clear()],
+      ];
+      for (const [what, evict] of cases) {
+        const renderedAt = await a.clock();
+        await evict(); // on the other instance, after the render began
+        const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
+        expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
+        expect(await a.get('k1')).toBeUndefined();
+        // Rendered after the eviction: kept, and shared.
+        const later = { ...entry, renderedAt: await a.clock() };
+        expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
+        expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
+        expect((await b.list({ skip: 0, take: 1 }))[0]?.renderedAt).toBe(later.renderedAt);
+      }
+      // clear() keeps the clock: it never goes back.
+      const before = await a.clock();
+      await a.clear();
+      expect(await b.clock()).toBeGreaterThan(before);
+    });
+
+    it('keeps an entry that no eviction of what it carries overtook', async () => {
+      const renderedAt = await a.clock();
+      await b.evictTags(['Other:1']);
+      await b.evictPrefix('/things/2');
+      await b.evictPrefix('/Things'); // prefixes are case-sensitive
+      await b.delete('k2');
+      const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
+      expect(await a.setIfCurrent(entry)).toBe(true);
+      expect((await b.get('k1'))?.renderedAt).toBe(renderedAt);
+    });
+
+    it('never reads an entry that an eviction overtook, even where its deletions missed it', async () => {
+      const cases: [string, string[]][] = [
+        ['a tag', ['t:Thing:1']],
+        ['its key', [`k:${keyHash('k1')}`]],
+        ['a prefix of its path', ['p:/things/']],
+        ['the empty prefix', ['p:']],
+        ['everything', ['all']],
+      ];
+      for (const [what, names] of cases) {
+        const renderedAt = await a.clock();
+        const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
+        const unclocked = makeEntry({ key: 'k2', path: '/things/2', tags: ['Thing:1'] });
+        expect(await a.setIfCurrent(entry)).toBe(true);
+        await a.set(unclocked);
+        await markOnly(b, names);
+        expect({ what, read: await a.get('k1') }).toEqual({ what, read: undefined });
+        // Deleted on the way, tag rows and all; an entry written without a clock stays.
+        const rows = await pair.query(
+          `SELECT COUNT(*) AS n FROM ${pair.tables.tags} WHERE key_hash = ?`,
+          [keyHash('k1')],
+        );
+        expect({ what, rows: Number(rows[0].n) }).toEqual({ what, rows: 0 });
+        expect({ what, count: await b.count() }).toEqual({ what, count: 1 });
+        expect((await b.get('k2'))?.key).toBe('k2');
+        await a.clear();
+      }
+    });
+
+    it('prunes generations past the retention into a watermark that refuses older renders’ writes', async () => {
+      const old = await a.clock();
+      const entry = makeEntry({ key: 'k1', tags: ['Thing:1'], renderedAt: old });
+      expect(await a.setIfCurrent(entry)).toBe(true);
+      await b.evictTags(['Gone:1']);
+      const gone = (await generationOf('t:Gone:1'))!;
+      expect(gone).toBe(old + 1);
+      // Marked 25 hours ago: the next eviction prunes it.
+      await pair.query(`UPDATE ${pair.tables.generations} SET marked_at = ? WHERE name = ?`, [
+        Date.now() - 25 * 60 * 60_000,
+        't:Gone:1',
+      ]);
+      await b.evictTags(['Unrelated:1']);
+      expect(await generationOf('t:Gone:1')).toBeUndefined();
+      expect(await generationOf('w')).toBe(gone);
+      // An entry that outlives the retention stays readable (nothing it carries was evicted);
+      // a render older than the watermark cannot tell what it missed: it is not stored.
+      expect((await a.get('k1'))?.key).toBe('k1');
+      expect(await a.setIfCurrent({ ...entry, renderedAt: old })).toBe(false);
+      expect(await a.setIfCurrent({ ...entry, renderedAt: await a.clock() })).toBe(true);
+      // The watermark never goes back.
+      await pair.query(`UPDATE ${pair.tables.generations} SET marked_at = 0 WHERE name = ?`, [
+        't:Unrelated:1',
+      ]);
+      await pair.query(`UPDATE ${pair.tables.generations} SET generation = 1 WHERE name = ?`, [
+        't:Unrelated:1',
+      ]);
+      await b.evictTags(['Another:1']);
+      expect(await generationOf('w')).toBe(gone);
+    });
+
+    it('records a name too long for its column as everything', async () => {
+      const renderedAt = await a.clock();
+      await b.evictPrefix(`/${'x'.repeat(700)}`);
+      expect(await generationOf('all')).toBe(renderedAt + 1);
+      const entry = makeEntry({ key: 'k1', renderedAt });
+      expect(await a.setIfCurrent(entry)).toBe(false);
+    });
+
+    if (db !== 'sqlite') {
+      // Two connections of one process on one SQLite file would wait on each other's locks.
+      it('hands out every clock value once while instances evict concurrently', async () => {
+        const before = await a.clock();
+        const tags = Array.from({ length: 20 }, (_, i) => `Race:${i}`);
+        await Promise.all(tags.map((tag, i) => (i % 2 ? a : b).evictTags([tag])));
+        expect(await b.clock()).toBe(before + 20);
+        const generations = await Promise.all(tags.map((tag) => generationOf(`t:${tag}`)));
+        expect(new Set(generations).size).toBe(20);
+        for (const g of generations) {
+          expect(g).toBeGreaterThan(before);
+          expect(g).toBeLessThanOrEqual(before + 20);
+        }
+      });
+    }
+  });
+
+  it(`upgrades tables made before the eviction clock on ${db}, keeping their entries`, async () => {
+    let dataSource: DataSource;
+    if (db === 'sqlite') {
+      dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
+    } else if (db === 'postgres') {
+      await preparePostgresSchema('oc_store_upgrade');
+      dataSource = new DataSource({
+        type: 'postgres',
+        url: POSTGRES_URL,
+        schema: 'oc_store_upgrade',
+      });
+    } else {
+      await prepareMariaDb('oc_upgrade_');
+      dataSource = new DataSource({ type: 'mariadb', url: MARIADB_URL });
+    }
+    await dataSource.initialize();
+    const queryRunner = dataSource.createQueryRunner();
+    try {
+      // By migration: the tables migration ran long ago, the clock migration runs now.
+      const migrated = outputCacheTableNames(dataSource, 'oc_upgrade_m_');
+      await new (createOutputCacheMigration('oc_upgrade_m_'))().up(queryRunner);
+      const old = makeEntry({ tags: ['Old:1'] });
+      await insertPreClockRow(dataSource, migrated, old);
+      const store = new TypeOrmOutputCacheStore({ dataSource, tablePrefix: 'oc_upgrade_m_' });
+      await expect(store.init()).rejects.toThrow(/OutputCacheClock1764600000000 migration/);
+      const clockMigration = new (createOutputCacheClockMigration('oc_upgrade_m_'))();
+      expect(clockMigration.name).toBe('OutputCacheClock_oc_upgrade_m_1764600000000');
+      await clockMigration.up(queryRunner);
+      expect(await hasRenderedAtColumn(queryRunner, migrated)).toBe(true);
+      // Entries without a clock value are read as they are, even after an eviction…
+      await store.clear();
+      await insertPreClockRow(dataSource, migrated, old);
+      expect((await store.get(old.key))?.body.toString()).toBe(old.body.toString());
+      // …and evicted as before.
+      expect(await store.evictTags(['Old:1'])).toBe(1);
+      const fresh = makeEntry({ renderedAt: await store.clock() });
+      expect(await store.setIfCurrent(fresh)).toBe(true);
+      expect((await store.get(fresh.key))?.renderedAt).toBe(fresh.renderedAt);
+      await store.close();
+      await clockMigration.down(queryRunner);
+      expect(await hasRenderedAtColumn(queryRunner, migrated)).toBe(false);
+      await new (createOutputCacheMigration('oc_upgrade_m_'))().down(queryRunner);
+
+      // By synchronize: it adds what the tables lack.
+      const synced = outputCacheTableNames(dataSource, 'oc_upgrade_s_');
+      await new (createOutputCacheMigration('oc_upgrade_s_'))().up(queryRunner);
+      await insertPreClockRow(dataSource, synced, old);
+      const syncing = new TypeOrmOutputCacheStore({
+        dataSource,
+        tablePrefix: 'oc_upgrade_s_',
+        synchronize: true,
+      });
+      expect((await syncing.get(old.key))?.key).toBe(old.key);
+      expect(await hasRenderedAtColumn(queryRunner, synced)).toBe(true);
+      expect(await syncing.clock()).toBe(0);
+      await syncing.close();
+      // Again on tables that have everything: nothing to add, nothing lost.
+      const again = new TypeOrmOutputCacheStore({
+        dataSource,
+        tablePrefix: 'oc_upgrade_s_',
+        synchronize: true,
+      });
+      expect((await again.get(old.key))?.key).toBe(old.key);
+      await again.close();
+    } finally {
+      await queryRunner.release();
+      await dataSource.destroy();
+    }
+  });
 }
 
 describe('typeorm store: tables, lifecycle and options', () => {
@@ -237,7 +584,12 @@ describe('typeorm store: tables, lifecycle and options', () => {
     const dataSource = new DataSource({
       type: 'better-sqlite3',
       database: ':memory:',
-      migrations: [OutputCacheTables1763700000000, createOutputCacheMigration('shop_cache_')],
+      migrations: [
+        OutputCacheTables1763700000000,
+        createOutputCacheMigration('shop_cache_'),
+        OutputCacheClock1764600000000,
+        createOutputCacheClockMigration('shop_cache_'),
+      ],
     });
     await dataSource.initialize();
     try {
@@ -245,6 +597,8 @@ describe('typeorm store: tables, lifecycle and options', () => {
       expect(ran.map((m) => m.name)).toEqual([
         'OutputCacheTables1763700000000',
         'OutputCacheTables_shop_cache_1763700000000',
+        'OutputCacheClock1764600000000',
+        'OutputCacheClock_shop_cache_1764600000000',
       ]);
       const tables = async () =>
         (
@@ -255,8 +609,10 @@ describe('typeorm store: tables, lifecycle and options', () => {
         ).map((row: { name: string }) => row.name);
       expect(await tables()).toEqual([
         'output_cache_entries',
+        'output_cache_generations',
         'output_cache_tags',
         'shop_cache_entries',
+        'shop_cache_generations',
         'shop_cache_tags',
       ]);
       const indexes = await dataSource.query(
@@ -267,6 +623,7 @@ describe('typeorm store: tables, lifecycle and options', () => {
           'output_cache_entries_expires_at_idx',
           'output_cache_entries_path_idx',
           'output_cache_tags_key_hash_idx',
+          'output_cache_generations_marked_at_idx',
         ]),
       );
 
@@ -277,8 +634,7 @@ describe('typeorm store: tables, lifecycle and options', () => {
       expect((await store.get(entry.key))?.body.toString()).toBe(entry.body.toString());
       await store.close();
 
-      await dataSource.undoLastMigration();
-      await dataSource.undoLastMigration();
+      for (let i = 0; i < 4; i++) await dataSource.undoLastMigration();
       expect(await tables()).toEqual([]);
     } finally {
       await dataSource.destroy();
@@ -290,11 +646,15 @@ describe('typeorm store: tables, lifecycle and options', () => {
     await dataSource.initialize();
     const store = new TypeOrmOutputCacheStore({ dataSource });
     try {
-      await expect(store.init()).rejects.toThrow(/OutputCacheTables1763700000000 migration/);
+      await expect(store.init()).rejects.toThrow(
+        /OutputCacheTables1763700000000 and OutputCacheClock1764600000000 migrations/,
+      );
       await expect(store.get('k')).rejects.toThrow(/synchronize: true/);
       // Not remembered: once the tables are there, the store works.
       const queryRunner = dataSource.createQueryRunner();
       await new OutputCacheTables1763700000000().up(queryRunner);
+      await expect(store.count()).rejects.toThrow(/OutputCacheClock1764600000000 migration/);
+      await new OutputCacheClock1764600000000().up(queryRunner);
       await queryRunner.release();
       expect(await store.count()).toBe(0);
     } finally {
@@ -374,5 +734,6 @@ describe('typeorm store: tables, lifecycle and options', () => {
       /pruneInterval/,
     );
     expect(() => createOutputCacheMigration('a-b')).toThrow(/tablePrefix/);
+    expect(() => createOutputCacheClockMigration('a-b')).toThrow(/tablePrefix/);
   });
 });

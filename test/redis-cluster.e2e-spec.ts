@@ -1,0 +1,280 @@
+import 'reflect-metadata';
+import type { Cluster } from 'ioredis';
+import { OutputCacheModule, OutputCacheProvider, type RemoteEviction } from '../lib/index.js';
+import {
+  RedisOutputCacheStore,
+  type RedisStoreOptions,
+  TieredOutputCacheStore,
+} from '../lib/redis.js';
+import { keyHash } from '../lib/stores/key-hash.js';
+import { edge, EdgeController } from './fixtures/edge.controller.js';
+import { ScratchRedisCluster } from './helpers/redis-cluster.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { until } from './helpers/wait.js';
+import { describeStoreContract, makeEntry } from './stores/store-contract.js';
+
+/** A real three-master Redis Cluster, started for this file and stopped after it. */
+const cluster = new ScratchRedisCluster();
+beforeAll(() => cluster.start(), 30_000);
+afterAll(() => cluster.stop());
+
+/**
+ * Store options on the cluster (the store opens its own cluster client). The contract checks
+ * behaviour, not fail-fast timing: generous timeouts for a loaded machine.
+ */
+const onCluster = (prefix: string, commandTimeout = 5000): RedisStoreOptions => ({
+  cluster: { nodes: cluster.nodes },
+  prefix,
+  cleanupInterval: 0,
+  redis: { commandTimeout, connectTimeout: 5000 },
+});
+
+/** Every key of the cluster under `pattern`, with the port of the master that holds it. */
+async function keysOnCluster(admin: Cluster, pattern: string) {
+  const found: { key: string; port: number }[] = [];
+  for (const node of admin.nodes('master')) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) found.push({ key, port: node.options.port! });
+    } while (cursor !== '0');
+  }
+  return found;
+}
+
+describeStoreContract(
+  'redis (on a Redis Cluster)',
+  async () => {
+    const admin = await cluster.connect();
+    const store = new RedisOutputCacheStore(onCluster('oc-contract:'));
+    return {
+      store,
+      writeRaw: async (key, bytes) => {
+        await admin.set(`${store.keyPrefix}e:${keyHash(key)}`, bytes, 'PX', 60_000);
+      },
+      close: async () => {
+        await store.close();
+        await admin.quit();
+      },
+    };
+  },
+  { keepsBytes: true, softEviction: true },
+);
+
+describeStoreContract(
+  'tiered (memory + redis, on a Redis Cluster)',
+  async () => {
+    const store = new TieredOutputCacheStore({ redis: onCluster('oc-tiered:') });
+    return { store, close: () => store.close() };
+  },
+  { keepsBytes: false, softEviction: true },
+);
+
+describe('redis store on a Redis Cluster', () => {
+  let admin: Cluster;
+  beforeAll(async () => {
+    admin = await cluster.connect();
+  });
+  afterAll(() => admin?.quit());
+
+  it('wraps a prefix without a hash tag in one, and keeps one that has it', async () => {
+    expect(new RedisOutputCacheStore({ client: admin, prefix: 'oc:' }).keyPrefix).toBe('{oc}:');
+    expect(new RedisOutputCacheStore({ client: admin }).keyPrefix).toBe('{oc}:');
+    expect(new RedisOutputCacheStore({ client: admin, prefix: 'shop:oc:' }).keyPrefix).toBe(
+      '{shop:oc}:',
+    );
+    expect(new RedisOutputCacheStore({ client: admin, prefix: '{shop}:oc:' }).keyPrefix).toBe(
+      '{shop}:oc:',
+    );
+    expect(new RedisOutputCacheStore(onCluster('oc-x:')).keyPrefix).toBe('{oc-x}:');
+    // On a single Redis the prefix is the one given.
+    expect(new RedisOutputCacheStore({ url: 'redis://127.0.0.1:1', prefix: 'oc:' }).keyPrefix).toBe(
+      'oc:',
+    );
+    expect(() => new RedisOutputCacheStore({ client: admin, prefix: '' })).toThrow(/hash tag/);
+    expect(
+      () => new RedisOutputCacheStore({ client: admin, cluster: { nodes: cluster.nodes } }),
+    ).toThrow(/one of `client`, `url` or `cluster`/);
+  });
+
+  it('uses a given Cluster client without closing it, and closes the one it opened', async () => {
+    const shared = new RedisOutputCacheStore({ client: admin, prefix: 'oc-own:' });
+    await shared.set(makeEntry());
+    await shared.close();
+    expect(await admin.ping()).toBe('PONG');
+
+    const own = new RedisOutputCacheStore(onCluster('oc-own:'));
+    await own.set(makeEntry());
+    const connection = await own.redis();
+    await own.close();
+    // Quit cleanly: ended, not left disconnecting.
+    expect(connection.status).toBe('end');
+    await expect(own.get('k')).rejects.toThrow(/RedisOutputCacheStore is closed/);
+  });
+
+  it('keeps every key of the store in one slot, on one master', async () => {
+    expect(admin.nodes('master')).toHaveLength(3);
+    const store = new RedisOutputCacheStore({ client: admin, prefix: 'oc-slot:' });
+    for (let i = 0; i < 20; i++) {
+      await store.set(makeEntry({ tags: ['shared', `Product:${i}`], path: `/slot/${i}` }));
+    }
+    const release = await store.acquireLock('https://shop.example/slot', 5000);
+    expect(await store.markStale({ tags: ['Product:1'] })).toBe(1);
+    expect(await store.evictTags(['Product:2'])).toBe(1);
+    expect(await store.evictPrefix('/slot/3')).toBe(1);
+    expect(await store.delete(makeEntry({ key: 'k' }).key)).toBe(false);
+
+    const keys = await keysOnCluster(admin, '{oc-slot}:*');
+    // Entries, tag sets, indexes, lock and eviction clock: every kind of key is there.
+    const kinds = new Set(keys.map(({ key }) => key.slice('{oc-slot}:'.length).split(':')[0]));
+    expect([...kinds].sort()).toEqual(
+      ['clock', 'e', 'gen', 'genp', 'gent', 'l', 'm', 'p', 't', 'x'].sort(),
+    );
+    const slots = new Set<number>();
+    for (const { key } of keys) slots.add((await admin.cluster('KEYSLOT', key)) as number);
+    expect(slots.size).toBe(1);
+    expect(new Set(keys.map(({ port }) => port)).size).toBe(1);
+
+    await release!();
+    // clear() scans the masters and leaves only the eviction clock.
+    await store.clear();
+    const left = await keysOnCluster(admin, '{oc-slot}:*');
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.every(({ key }) => store.evictionClock.owns(key))).toBe(true);
+    expect(await store.count()).toBe(0);
+  });
+
+  it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
+    const a = new RedisOutputCacheStore({ client: admin, prefix: 'oc-clock:' });
+    const b = new RedisOutputCacheStore({ client: admin, prefix: 'oc-clock:' });
+    const cases: [string, () => Promise<unknown>][] = [
+      ['a tag', () => b.evictTags(['Thing:1'])],
+      ['its key', () => b.delete('k1')],
+      ['a prefix of its path', () => b.evictPrefix('/thi')],
+      ['everything', () => b.clear()],
+      ['a tag, softly', () => b.markStale({ tags: ['Thing:1'] })],
+    ];
+    for (const [what, evict] of cases) {
+      const renderedAt = await a.clock();
+      await evict(); // on the other instance, after the render began
+      const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
+      expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
+      expect(await a.get('k1')).toBeUndefined();
+      // Rendered after the eviction: kept, and shared.
+      const later = { ...entry, renderedAt: await a.clock() };
+      expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
+      expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
+    }
+    // An eviction cut short after its mark still takes effect: the entry is never read again.
+    const cut = makeEntry({
+      key: 'k2',
+      path: '/cut',
+      tags: ['Cut:1'],
+      renderedAt: await a.clock(),
+    });
+    expect(await a.setIfCurrent(cut)).toBe(true);
+    await b.evictionClock.mark({ tags: ['Cut:1'] }); // and nothing else
+    expect(await a.get('k2')).toBeUndefined();
+    // clear() keeps the clock: it never goes back.
+    const before = await a.clock();
+    await a.clear();
+    expect(await b.clock()).toBeGreaterThan(before);
+  });
+
+  it('tiered: an eviction on one instance reaches every instance’s L1 over cluster pub/sub', async () => {
+    const one = new TieredOutputCacheStore({ redis: onCluster('oc-bus:') });
+    const two = new TieredOutputCacheStore({ redis: onCluster('oc-bus:') });
+    const heard: RemoteEviction[] = [];
+    two.onRemoteEviction((e) => heard.push(e));
+    try {
+      await Promise.all([one.start(), two.start()]);
+      const entry = makeEntry({ tags: ['Product:7'] });
+      await one.set(entry);
+      expect(await two.get(entry.key)).toBeDefined(); // read through from Redis into two's L1
+      expect(two.getSync(entry.key)).toBeDefined();
+      expect(await one.evictTags(['Product:7'])).toBe(1); // the shared store, once
+      await until(() => heard.length > 0, 'the eviction to reach the other instance', 5000);
+      expect(two.getSync(entry.key)).toBeUndefined();
+      expect(await two.get(entry.key)).toBeUndefined();
+      expect(heard).toEqual([{ kind: 'tags', tags: ['Product:7'] }]);
+    } finally {
+      await one.clear();
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+});
+
+describe('eviction across instances of an app on a Redis Cluster (e2e)', () => {
+  let a: TestApp;
+  let b: TestApp;
+  const get = (t: TestApp, path: string) => t.http().get(path).set('Host', 'shop.example');
+
+  /** An instance of the app on the Redis store, on the cluster: nothing shared but Redis. */
+  const instance = () =>
+    createTestApp({
+      imports: [
+        OutputCacheModule.forRoot({
+          store: new RedisOutputCacheStore(onCluster('oc-app:', 2000)),
+          storeTimeout: 2,
+        }),
+      ],
+      controllers: [EdgeController],
+    });
+
+  beforeAll(async () => {
+    a = await instance();
+    b = await instance();
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+  beforeEach(async () => {
+    edge.renders = 0;
+    edge.gate = Promise.resolve();
+    await a.app.get(OutputCacheProvider).invalidateAll();
+  });
+
+  const evictions: [string, (cache: OutputCacheProvider) => Promise<unknown>][] = [
+    ['a tag', (cache) => cache.invalidateByTag('Thing:11')],
+    ['the route', (cache) => cache.invalidateByRoute('Edge/thing')],
+    ['a path prefix', (cache) => cache.invalidateByPrefix('/edge')],
+    ['everything', (cache) => cache.invalidateAll()],
+    ['a tag, softly', (cache) => cache.invalidateByTag('Thing:11', { soft: true })],
+  ];
+
+  it.each(evictions)(
+    'a render under way on A is not stored once B evicted %s',
+    async (_what, evict) => {
+      let open!: () => void;
+      edge.gate = new Promise<void>((resolve) => (open = resolve));
+      const rendering = get(a, '/edge/thing').then((res) => res);
+      await until(() => edge.renders === 1, 'A to start rendering');
+      // The row changes and B evicts; the eviction call has returned.
+      await evict(b.app.get(OutputCacheProvider));
+      open();
+      const old = await rendering;
+      expect(old.text).toBe('<p>thing 1</p>'); // A's own client gets what A rendered
+      // From now on no instance serves what the eviction overtook.
+      for (const t of [a, b, a]) {
+        const res = await get(t, '/edge/thing');
+        expect(res.status).toBe(200);
+        expect(res.text).not.toBe('<p>thing 1</p>');
+      }
+      expect(
+        a.app.get(OutputCacheProvider).stats().notStored['evicted-during-render'],
+      ).toBeGreaterThan(0);
+    },
+  );
+
+  it('a render that began after the eviction is stored and shared', async () => {
+    await b.app.get(OutputCacheProvider).invalidateByTag('Thing:11');
+    const stored = a.app.get(OutputCacheProvider).stats().stored;
+    await get(a, '/edge/thing');
+    await until(() => a.app.get(OutputCacheProvider).stats().stored > stored, "A's write");
+    const hit = await get(b, '/edge/thing');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.text).toBe('<p>thing 1</p>');
+  });
+});
