@@ -74,11 +74,18 @@ return 0
  * rendered, and what it carries); an overtaken entry is unlinked and read as a miss. So an
  * eviction whose deletions were cut short (an outage between popping a tag's members and
  * deleting them) still takes effect. Entries without `renderedAt` are read as they are.
- * KEYS: entry, summaries hash, generations hash, prefixes zset. ARGV: entry hash.
+ * KEYS: entry, summaries hash, generations hash, prefixes zset, render times hash, clock.
+ * ARGV: entry hash.
  */
 const READ_CURRENT = `
 local data = redis.call('GET', KEYS[1])
 if not data then return false end
+-- Fast path: no eviction anywhere since the entry was rendered.
+local rendered = redis.call('HGET', KEYS[5], ARGV[1])
+if rendered then
+  local now = redis.call('GET', KEYS[6])
+  if not now or tonumber(now) <= tonumber(rendered) then return data end
+end
 local meta = redis.call('HGET', KEYS[2], ARGV[1])
 if not meta then return data end
 local ok, s = pcall(cjson.decode, meta)
@@ -115,8 +122,11 @@ type ClockClient = (Redis | Cluster) & {
     meta: string,
     gens: string,
     prefixes: string,
+    rendered: string,
+    clock: string,
     hash: string,
   ): Promise<Buffer | null>;
+  ocMark(...keysAndArgs: string[]): Promise<number>;
 };
 const defined = new WeakSet<Redis | Cluster>();
 
@@ -163,9 +173,8 @@ export class RedisEvictionClock {
                 : ['all']),
           ];
     if (args.length === 1) return this.now();
-    const result = await redis.eval(
-      MARK,
-      4,
+    this.define(redis);
+    const result = await (redis as ClockClient).ocMark(
       ...this.keys,
       String(Date.now()),
       String(GENERATION_RETENTION_MS),
@@ -178,19 +187,31 @@ export class RedisEvictionClock {
    * Reads an entry's bytes in one round trip, unless an eviction overtook it (then it is
    * unlinked, and the read is a miss).
    */
-  async read(entryKey: string, metaKey: string, hash: string): Promise<Buffer | null> {
+  async read(
+    entryKey: string,
+    metaKey: string,
+    renderedKey: string,
+    hash: string,
+  ): Promise<Buffer | null> {
     const redis = await this.redis();
-    if (!defined.has(redis)) {
-      redis.defineCommand('ocReadCurrent', { numberOfKeys: 4, lua: READ_CURRENT });
-      defined.add(redis);
-    }
+    this.define(redis);
     return (redis as ClockClient).ocReadCurrentBuffer(
       entryKey,
       metaKey,
       this.keys[1],
       this.keys[2],
+      renderedKey,
+      this.keys[0],
       hash,
     );
+  }
+
+  /** Teaches a client the clock's scripts, once (then sent as EVALSHA). */
+  private define(redis: Redis | Cluster): void {
+    if (defined.has(redis)) return;
+    redis.defineCommand('ocReadCurrent', { numberOfKeys: 6, lua: READ_CURRENT });
+    redis.defineCommand('ocMark', { numberOfKeys: 4, lua: MARK });
+    defined.add(redis);
   }
 
   /** Whether an entry of these tags, key and path rendered at `renderedAt` was overtaken. */

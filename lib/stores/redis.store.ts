@@ -206,7 +206,12 @@ export class RedisOutputCacheStore
   async get(key: string): Promise<CacheEntry | undefined> {
     const hash = keyHash(key);
     // Entry and eviction clock together: one round trip, and never an overtaken entry.
-    const data = await this.evictionClock.read(this.entryKey(hash), this.metaKey, hash);
+    const data = await this.evictionClock.read(
+      this.entryKey(hash),
+      this.metaKey,
+      this.renderedKey,
+      hash,
+    );
     if (!data) return undefined;
     const entry = decodeEntry(data);
     if (typeof entry === 'string') {
@@ -270,6 +275,9 @@ export class RedisOutputCacheStore
     }
     multi.zadd(this.expiryKey, retainUntil(entry), hash);
     multi.hset(this.metaKey, hash, JSON.stringify(summarize(entry)));
+    // The render time alone, for the read's fast path (no eviction since: nothing to check).
+    if (entry.renderedAt !== undefined) multi.hset(this.renderedKey, hash, entry.renderedAt);
+    else multi.hdel(this.renderedKey, hash);
     multi.zadd(this.pathsKey, 0, `${entry.path}\0${hash}`);
     await execOrThrow(multi);
   }
@@ -489,6 +497,7 @@ export class RedisOutputCacheStore
           const kept = { ...entry, renderedAt: markedAt };
           pipeline.set(this.entryKey(batch[j]), encodeEntry(kept), 'PX', left);
           pipeline.hset(this.metaKey, batch[j], JSON.stringify(summarize(kept)));
+          pipeline.hset(this.renderedKey, batch[j], markedAt);
           return;
         }
         const hash = batch[j];
@@ -502,6 +511,7 @@ export class RedisOutputCacheStore
         // count() and list() read the indexes: they follow the entry's new expiry.
         pipeline.zadd(this.expiryKey, retainUntil(stale), hash);
         pipeline.hset(this.metaKey, hash, JSON.stringify(summarize(stale)));
+        pipeline.hset(this.renderedKey, hash, markedAt);
         marked++;
       });
       if (pipeline.length > 0) await execOrThrow(pipeline);
@@ -585,6 +595,7 @@ export class RedisOutputCacheStore
     });
     pipeline.zrem(this.expiryKey, ...hashes);
     pipeline.hdel(this.metaKey, ...hashes);
+    pipeline.hdel(this.renderedKey, ...hashes);
     const results = await execOrThrow(pipeline);
     let removed = 0;
     let index = 0;
@@ -626,6 +637,11 @@ export class RedisOutputCacheStore
 
   private get metaKey(): string {
     return `${this.prefix}m`;
+  }
+
+  /** Render times by entry hash (the clock value), for the read's fast path. */
+  private get renderedKey(): string {
+    return `${this.prefix}r`;
   }
 
   private get pathsKey(): string {
