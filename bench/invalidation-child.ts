@@ -119,6 +119,48 @@ async function timeEviction(
   return result;
 }
 
+/** Evicting a tag of the Redis store, deleting inline or in the background (then settled). */
+async function redisEviction(
+  label: string,
+  sweep: 'inline' | 'background',
+  options: InvalidationOptions,
+): Promise<EvictionResult> {
+  try {
+    await checkRedis();
+    const redis = new RedisOutputCacheStore({
+      url: REDIS_URL,
+      prefix: redisPrefix(`evict-${sweep}`),
+      // Filling the entries queues many commands: fail-fast timeouts are for requests.
+      redis: { commandTimeout: 10_000 },
+      cleanupInterval: 0,
+      sweep,
+    });
+    try {
+      return await timeEviction(
+        label,
+        redis,
+        () => redis.evictTags(['shared']),
+        options,
+        64,
+        () => redis.sweeping(),
+      );
+    } finally {
+      await redis.clear().catch(() => undefined);
+      await redis.close();
+    }
+  } catch (error) {
+    return {
+      label,
+      entries: options.evictEntries,
+      timesMs: [],
+      removed: [],
+      fillMs: [],
+      problems: [],
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
 async function evictionResults(options: InvalidationOptions): Promise<EvictionResult[]> {
   const results: EvictionResult[] = [];
   const memoryOptions = { maxEntries: options.evictEntries * 2, maxBytes: 1024 * 1024 * 1024 };
@@ -160,73 +202,15 @@ async function evictionResults(options: InvalidationOptions): Promise<EvictionRe
   }
 
   log('  evicting: Redis store');
-  const redisLabel = 'Redis store: evictTags([shared])';
-  try {
-    await checkRedis();
-    const redis = new RedisOutputCacheStore({
-      url: REDIS_URL,
-      prefix: redisPrefix('evict'),
-      // Filling 10,000 entries queues many commands: fail-fast timeouts are for requests.
-      redis: { commandTimeout: 10_000 },
-      cleanupInterval: 0,
-    });
-    try {
-      results.push(
-        await timeEviction(redisLabel, redis, () => redis.evictTags(['shared']), options, 64),
-      );
-    } finally {
-      await redis.clear().catch(() => undefined);
-      await redis.close();
-    }
-  } catch (error) {
-    results.push({
-      label: redisLabel,
-      entries: options.evictEntries,
-      timesMs: [],
-      removed: [],
-      fillMs: [],
-      problems: [],
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
-
+  results.push(await redisEviction('Redis store: evictTags([shared])', 'inline', options));
   log('  evicting: Redis store, deletions in the background');
-  const backgroundLabel = "Redis store, sweep: 'background': evictTags([shared]) resolves";
-  try {
-    await checkRedis();
-    const redis = new RedisOutputCacheStore({
-      url: REDIS_URL,
-      prefix: redisPrefix('evict-bg'),
-      redis: { commandTimeout: 10_000 },
-      cleanupInterval: 0,
-      sweep: 'background',
-    });
-    try {
-      results.push(
-        await timeEviction(
-          backgroundLabel,
-          redis,
-          () => redis.evictTags(['shared']),
-          options,
-          64,
-          () => redis.sweeping(),
-        ),
-      );
-    } finally {
-      await redis.clear().catch(() => undefined);
-      await redis.close();
-    }
-  } catch (error) {
-    results.push({
-      label: backgroundLabel,
-      entries: options.evictEntries,
-      timesMs: [],
-      removed: [],
-      fillMs: [],
-      problems: [],
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
+  results.push(
+    await redisEviction(
+      "Redis store, sweep: 'background': evictTags([shared]) resolves",
+      'background',
+      options,
+    ),
+  );
   return results;
 }
 

@@ -1,10 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import request from 'supertest';
 import { POSTGRES_URL, preparePostgresSchema } from './helpers/databases.js';
-import { connectRedis, deletePrefix, freePort, REDIS_URL } from './helpers/redis.js';
+import { connectRedis, deletePrefix, REDIS_URL } from './helpers/redis.js';
+import { buildSample, type SampleProcess, startSample } from './helpers/sample-process.js';
 import { sleep } from './helpers/wait.js';
 
 const HOST = 'shop.example';
@@ -14,12 +13,9 @@ const preload = pathToFileURL(
 ).href;
 
 /** A sample shop instance on the plain Redis store (no bus), its clock offset by `offsetMs`. */
-async function startInstance(port: number, offsetMs: number, dbDelayMs: number) {
-  const child = spawn(process.execPath, ['--import', preload, 'dist-sample/sample-app/main.js'], {
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      PORT: String(port),
+function startInstance(offsetMs: number, dbDelayMs: number): Promise<SampleProcess> {
+  return startSample(
+    {
       OUTPUT_CACHE_STORE: 'redis',
       REDIS_URL,
       DATABASE_URL: POSTGRES_URL,
@@ -28,38 +24,23 @@ async function startInstance(port: number, offsetMs: number, dbDelayMs: number) 
       CSRF_SECRET: 'skew-test',
       CLOCK_OFFSET_MS: String(offsetMs),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr!.on('data', (d) => (output += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance did not start: ${output}`)), 30_000);
-    child.stdout!.on('data', (d) => {
-      output += d;
-      if (String(d).includes('sample shop: http://')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`instance exited ${code}: ${output}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}` };
+    ['--import', preload],
+  );
 }
 
 describe('eviction across instances whose clocks disagree by 10 s (e2e, real processes)', () => {
-  let a: { child: ChildProcess; url: string } | undefined;
-  let b: { child: ChildProcess; url: string } | undefined;
+  let a: SampleProcess | undefined;
+  let b: SampleProcess | undefined;
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', 'build:sample'], { stdio: 'ignore' });
-    if (!existsSync('dist-sample/sample-app/main.js')) throw new Error('sample build failed');
+    buildSample();
     await preparePostgresSchema('oc_skew');
     const redis = await connectRedis();
     await deletePrefix(redis, 'shop:');
     redis.disconnect();
     // A is 5 s ahead and slow to render (each data access waits 250 ms); B is 5 s behind.
-    a = await startInstance(await freePort(), 5_000, 250); // seeds the shared database
-    b = await startInstance(await freePort(), -5_000, 0);
+    a = await startInstance(5_000, 250); // seeds the shared database
+    b = await startInstance(-5_000, 0);
   }, 120_000);
 
   afterAll(async () => {

@@ -1,72 +1,43 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import request from 'supertest';
 import { POSTGRES_URL, preparePostgresSchema } from './helpers/databases.js';
-import { connectRedis, deletePrefix, freePort, REDIS_URL } from './helpers/redis.js';
+import { connectRedis, deletePrefix, REDIS_URL } from './helpers/redis.js';
+import { buildSample, type SampleProcess, startSample } from './helpers/sample-process.js';
 
 const HOST = 'shop.example'; // one public host, as behind a load balancer
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One instance of the sample shop in its own process, on the tiered store. */
-async function startInstance(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['dist-sample/sample-app/main.js'], {
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      PORT: String(port),
-      OUTPUT_CACHE_STORE: 'tiered',
-      REDIS_URL,
-      DATABASE_URL: POSTGRES_URL,
-      DATABASE_SCHEMA: 'oc_cluster',
-      SAMPLE_DB_DELAY_MS: '0',
-      CSRF_SECRET: 'cluster-test',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startInstance(): Promise<SampleProcess> {
+  return startSample({
+    OUTPUT_CACHE_STORE: 'tiered',
+    REDIS_URL,
+    DATABASE_URL: POSTGRES_URL,
+    DATABASE_SCHEMA: 'oc_cluster',
+    CSRF_SECRET: 'cluster-test',
   });
-  let output = '';
-  child.stderr!.on('data', (d) => (output += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`instance on ${port} did not start: ${output}`)),
-      30_000,
-    );
-    child.stdout!.on('data', (d) => {
-      output += d;
-      if (String(d).includes('sample shop: http://')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`instance on ${port} exited ${code}: ${output}`)),
-    );
-  });
-  return child;
 }
 
 describe('two app processes on the tiered store (e2e)', () => {
-  let a: ChildProcess | undefined;
-  let b: ChildProcess | undefined;
+  let a: SampleProcess | undefined;
+  let b: SampleProcess | undefined;
   let urlA = '';
   let urlB = '';
 
   beforeAll(async () => {
     // The instances run the compiled sample, as in production.
-    execFileSync('npm', ['run', 'build:sample'], { stdio: 'ignore' });
-    if (!existsSync('dist-sample/sample-app/main.js')) throw new Error('sample build failed');
+    buildSample();
     await preparePostgresSchema('oc_cluster');
     const redis = await connectRedis();
     await deletePrefix(redis, 'shop:');
     redis.disconnect();
-    const [portA, portB] = [await freePort(), await freePort()];
-    a = await startInstance(portA); // seeds the shared database
-    b = await startInstance(portB);
-    urlA = `http://127.0.0.1:${portA}`;
-    urlB = `http://127.0.0.1:${portB}`;
+    a = await startInstance(); // seeds the shared database
+    b = await startInstance();
+    urlA = a.url;
+    urlB = b.url;
   }, 90_000);
 
   afterAll(async () => {
-    for (const child of [a, b]) child?.kill('SIGTERM');
+    for (const instance of [a, b]) instance?.child.kill('SIGTERM');
     await sleep(200);
   });
 

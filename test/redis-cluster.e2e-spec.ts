@@ -1,17 +1,16 @@
 import 'reflect-metadata';
 import type { Cluster } from 'ioredis';
-import { OutputCacheModule, OutputCacheProvider, type RemoteEviction } from '../lib/index.js';
+import { type RemoteEviction } from '../lib/index.js';
 import {
   RedisOutputCacheStore,
   type RedisStoreOptions,
   TieredOutputCacheStore,
 } from '../lib/redis.js';
 import { keyHash } from '../lib/stores/key-hash.js';
-import { edge, EdgeController } from './fixtures/edge.controller.js';
 import { ScratchRedisCluster } from './helpers/redis-cluster.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { describeEvictionAcrossInstances } from './helpers/cross-instance.js';
 import { until } from './helpers/wait.js';
-import { describeStoreContract, makeEntry } from './stores/store-contract.js';
+import { checkEvictionClock, describeStoreContract, makeEntry } from './stores/store-contract.js';
 
 /** A real three-master Redis Cluster, started for this file and stopped after it. */
 const cluster = new ScratchRedisCluster();
@@ -148,38 +147,7 @@ describe('redis store on a Redis Cluster', () => {
   it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
     const a = new RedisOutputCacheStore({ client: admin, prefix: 'oc-clock:' });
     const b = new RedisOutputCacheStore({ client: admin, prefix: 'oc-clock:' });
-    const cases: [string, () => Promise<unknown>][] = [
-      ['a tag', () => b.evictTags(['Thing:1'])],
-      ['its key', () => b.delete('k1')],
-      ['a prefix of its path', () => b.evictPrefix('/thi')],
-      ['everything', () => b.clear()],
-      ['a tag, softly', () => b.markStale({ tags: ['Thing:1'] })],
-    ];
-    for (const [what, evict] of cases) {
-      const renderedAt = await a.clock();
-      await evict(); // on the other instance, after the render began
-      const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
-      expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
-      expect(await a.get('k1')).toBeUndefined();
-      // Rendered after the eviction: kept, and shared.
-      const later = { ...entry, renderedAt: await a.clock() };
-      expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
-      expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
-    }
-    // An eviction cut short after its mark still takes effect: the entry is never read again.
-    const cut = makeEntry({
-      key: 'k2',
-      path: '/cut',
-      tags: ['Cut:1'],
-      renderedAt: await a.clock(),
-    });
-    expect(await a.setIfCurrent(cut)).toBe(true);
-    await b.evictionClock.mark({ tags: ['Cut:1'] }); // and nothing else
-    expect(await a.get('k2')).toBeUndefined();
-    // clear() keeps the clock: it never goes back.
-    const before = await a.clock();
-    await a.clear();
-    expect(await b.clock()).toBeGreaterThan(before);
+    await checkEvictionClock(a, b, { markOnly: (tags) => b.evictionClock.mark({ tags }) });
   });
 
   it('tiered: an eviction on one instance reaches every instance’s L1 over cluster pub/sub', async () => {
@@ -205,76 +173,7 @@ describe('redis store on a Redis Cluster', () => {
   });
 });
 
-describe('eviction across instances of an app on a Redis Cluster (e2e)', () => {
-  let a: TestApp;
-  let b: TestApp;
-  const get = (t: TestApp, path: string) => t.http().get(path).set('Host', 'shop.example');
-
-  /** An instance of the app on the Redis store, on the cluster: nothing shared but Redis. */
-  const instance = () =>
-    createTestApp({
-      imports: [
-        OutputCacheModule.forRoot({
-          store: new RedisOutputCacheStore(onCluster('oc-app:', 2000)),
-          storeTimeout: 2,
-        }),
-      ],
-      controllers: [EdgeController],
-    });
-
-  beforeAll(async () => {
-    a = await instance();
-    b = await instance();
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-  });
-  beforeEach(async () => {
-    edge.renders = 0;
-    edge.gate = Promise.resolve();
-    await a.app.get(OutputCacheProvider).invalidateAll();
-  });
-
-  const evictions: [string, (cache: OutputCacheProvider) => Promise<unknown>][] = [
-    ['a tag', (cache) => cache.invalidateByTag('Thing:11')],
-    ['the route', (cache) => cache.invalidateByRoute('Edge/thing')],
-    ['a path prefix', (cache) => cache.invalidateByPrefix('/edge')],
-    ['everything', (cache) => cache.invalidateAll()],
-    ['a tag, softly', (cache) => cache.invalidateByTag('Thing:11', { soft: true })],
-  ];
-
-  it.each(evictions)(
-    'a render under way on A is not stored once B evicted %s',
-    async (_what, evict) => {
-      let open!: () => void;
-      edge.gate = new Promise<void>((resolve) => (open = resolve));
-      const rendering = get(a, '/edge/thing').then((res) => res);
-      await until(() => edge.renders === 1, 'A to start rendering');
-      // The row changes and B evicts; the eviction call has returned.
-      await evict(b.app.get(OutputCacheProvider));
-      open();
-      const old = await rendering;
-      expect(old.text).toBe('<p>thing 1</p>'); // A's own client gets what A rendered
-      // From now on no instance serves what the eviction overtook.
-      for (const t of [a, b, a]) {
-        const res = await get(t, '/edge/thing');
-        expect(res.status).toBe(200);
-        expect(res.text).not.toBe('<p>thing 1</p>');
-      }
-      expect(
-        a.app.get(OutputCacheProvider).stats().notStored['evicted-during-render'],
-      ).toBeGreaterThan(0);
-    },
-  );
-
-  it('a render that began after the eviction is stored and shared', async () => {
-    await b.app.get(OutputCacheProvider).invalidateByTag('Thing:11');
-    const stored = a.app.get(OutputCacheProvider).stats().stored;
-    await get(a, '/edge/thing');
-    await until(() => a.app.get(OutputCacheProvider).stats().stored > stored, "A's write");
-    const hit = await get(b, '/edge/thing');
-    expect(hit.headers['x-cache']).toBe('HIT');
-    expect(hit.text).toBe('<p>thing 1</p>');
-  });
-});
+describeEvictionAcrossInstances(
+  'eviction across instances of an app on a Redis Cluster (e2e)',
+  () => new RedisOutputCacheStore(onCluster('oc-app:', 2000)),
+);

@@ -13,7 +13,7 @@ import {
   watchReconnects,
   callEveryMethod,
 } from './redis-connections.js';
-import { describeStoreContract, makeEntry } from './store-contract.js';
+import { checkEvictionClock, describeStoreContract, makeEntry } from './store-contract.js';
 
 const prefix = `oc-test:${process.pid}:`;
 
@@ -115,39 +115,7 @@ describe('redis store', () => {
   it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
     const a = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}clock:` });
     const b = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}clock:` });
-    const cases: [string, () => Promise<unknown>][] = [
-      ['a tag', () => b.evictTags(['Thing:1'])],
-      ['its key', () => b.delete('k1')],
-      ['a prefix of its path', () => b.evictPrefix('/thi')],
-      ['everything', () => b.clear()],
-      ['a tag, softly', () => b.markStale({ tags: ['Thing:1'] })],
-    ];
-    for (const [what, evict] of cases) {
-      const renderedAt = await a.clock();
-      await evict(); // on the other instance, after the render began
-      const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
-      expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
-      expect(await a.get('k1')).toBeUndefined();
-      // Rendered after the eviction: kept, and shared.
-      const later = { ...entry, renderedAt: await a.clock() };
-      expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
-      expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
-    }
-    // An eviction cut short after its mark (an outage before any deletion) still takes effect:
-    // the entry is never read again, though its bytes are still there.
-    const cut = makeEntry({
-      key: 'k2',
-      path: '/cut',
-      tags: ['Cut:1'],
-      renderedAt: await a.clock(),
-    });
-    expect(await a.setIfCurrent(cut)).toBe(true);
-    await b.evictionClock.mark({ tags: ['Cut:1'] }); // and nothing else
-    expect(await a.get('k2')).toBeUndefined();
-    // clear() keeps the clock: it never goes back.
-    const before = await a.clock();
-    await a.clear();
-    expect(await b.clock()).toBeGreaterThan(before);
+    await checkEvictionClock(a, b, { markOnly: (tags) => b.evictionClock.mark({ tags }) });
   });
 });
 

@@ -1,4 +1,10 @@
-import type { CacheEntry, OutputCacheStore, StaleSelector } from '../../lib/index.js';
+import type {
+  CacheEntry,
+  EvictionClockStore,
+  OutputCacheStore,
+  SoftEvictingStore,
+  StaleSelector,
+} from '../../lib/index.js';
 
 /** What a store's test file gives the contract suite. */
 export interface StoreUnderTest {
@@ -295,4 +301,53 @@ export function describeStoreContract(
       });
     }
   });
+}
+
+/**
+ * The eviction clock across two instances `a` and `b` of one shared store: an entry whose render
+ * began before an eviction made on the other instance is refused and never read; one rendered
+ * after it is kept and shared; `clear()` keeps the clock. `markOnly`, when the store can, marks
+ * an eviction without deleting anything (an eviction cut short): it must still take effect.
+ */
+export async function checkEvictionClock(
+  a: EvictionClockStore,
+  b: EvictionClockStore & Partial<SoftEvictingStore>,
+  options: { markOnly?: (tags: string[]) => Promise<unknown> } = {},
+): Promise<void> {
+  const cases: [string, () => Promise<unknown>][] = [
+    ['a tag', () => b.evictTags(['Thing:1'])],
+    ['its key', () => b.delete('k1')],
+    ['a prefix of its path', () => b.evictPrefix('/thi')],
+    ['everything', () => b.clear()],
+  ];
+  if (b.markStale) cases.push(['a tag, softly', () => b.markStale!({ tags: ['Thing:1'] })]);
+  for (const [what, evict] of cases) {
+    const renderedAt = await a.clock();
+    await evict(); // on the other instance, after the render began
+    const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
+    expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
+    expect(await a.get('k1')).toBeUndefined();
+    // Rendered after the eviction: kept, and shared.
+    const later = { ...entry, renderedAt: await a.clock() };
+    expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
+    expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
+    expect((await b.list({ skip: 0, take: 10 })).find((s) => s.key === 'k1')?.renderedAt).toBe(
+      later.renderedAt,
+    );
+  }
+  if (options.markOnly) {
+    const cut = makeEntry({
+      key: 'k2',
+      path: '/cut',
+      tags: ['Cut:1'],
+      renderedAt: await a.clock(),
+    });
+    expect(await a.setIfCurrent(cut)).toBe(true);
+    await options.markOnly(['Cut:1']); // and nothing else
+    expect(await a.get('k2')).toBeUndefined();
+  }
+  // clear() keeps the clock: it never goes back.
+  const before = await a.clock();
+  await a.clear();
+  expect(await b.clock()).toBeGreaterThan(before);
 }

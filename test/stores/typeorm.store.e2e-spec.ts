@@ -24,7 +24,27 @@ import {
   prepareMariaDb,
   preparePostgresSchema,
 } from '../helpers/databases.js';
-import { describeStoreContract, makeEntry } from './store-contract.js';
+import { checkEvictionClock, describeStoreContract, makeEntry } from './store-contract.js';
+
+const schemaOf = (tablePrefix: string) => `oc_store_${tablePrefix.replace(/_+$/, '')}`;
+
+/** The app's PostgreSQL DataSource, on a schema of its own, with the cache's migrations run. */
+async function postgresWithMigrations(tablePrefix: string): Promise<DataSource> {
+  const schema = schemaOf(tablePrefix);
+  await preparePostgresSchema(schema);
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: POSTGRES_URL,
+    schema,
+    migrations: [
+      createOutputCacheMigration(tablePrefix),
+      createOutputCacheClockMigration(tablePrefix),
+    ],
+    migrationsRun: true,
+  });
+  await dataSource.initialize();
+  return dataSource;
+}
 
 type Db = 'sqlite' | 'postgres' | 'mariadb';
 
@@ -66,19 +86,7 @@ async function openStore(
       ...options,
     });
   } else if (db === 'postgres') {
-    const schema = `oc_store_${tablePrefix.replace(/_+$/, '')}`;
-    await preparePostgresSchema(schema);
-    app = new DataSource({
-      type: 'postgres',
-      url: POSTGRES_URL,
-      schema,
-      migrations: [
-        createOutputCacheMigration(tablePrefix),
-        createOutputCacheClockMigration(tablePrefix),
-      ],
-      migrationsRun: true,
-    });
-    await app.initialize();
+    app = await postgresWithMigrations(tablePrefix);
     store = new TypeOrmOutputCacheStore({ dataSource: app, tablePrefix, ...options });
   } else {
     await prepareMariaDb(tablePrefix);
@@ -165,22 +173,10 @@ async function openPair(db: Db, tablePrefix: string): Promise<StorePair> {
     await a.init();
     b = new TypeOrmOutputCacheStore({ dataSourceOptions: options, ...common });
   } else if (db === 'postgres') {
-    const schema = `oc_store_${tablePrefix.replace(/_+$/, '')}`;
-    await preparePostgresSchema(schema);
-    app = new DataSource({
-      type: 'postgres',
-      url: POSTGRES_URL,
-      schema,
-      migrations: [
-        createOutputCacheMigration(tablePrefix),
-        createOutputCacheClockMigration(tablePrefix),
-      ],
-      migrationsRun: true,
-    });
-    await app.initialize();
+    app = await postgresWithMigrations(tablePrefix);
     a = new TypeOrmOutputCacheStore({ dataSource: app, ...common });
     b = new TypeOrmOutputCacheStore({
-      dataSourceOptions: { type: 'postgres', url: POSTGRES_URL, schema },
+      dataSourceOptions: { type: 'postgres', url: POSTGRES_URL, schema: schemaOf(tablePrefix) },
       ...common,
     });
   } else {
@@ -386,28 +382,7 @@ for (const db of DATABASES) {
     };
 
     it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
-      const cases: [string, () => Promise<unknown>][] = [
-        ['a tag', () => b.evictTags(['Thing:1'])],
-        ['its key', () => b.delete('k1')],
-        ['a prefix of its path', () => b.evictPrefix('/thi')],
-        ['everything', () => b.clear()],
-      ];
-      for (const [what, evict] of cases) {
-        const renderedAt = await a.clock();
-        await evict(); // on the other instance, after the render began
-        const entry = makeEntry({ key: 'k1', path: '/things/1', tags: ['Thing:1'], renderedAt });
-        expect({ what, kept: await a.setIfCurrent(entry) }).toEqual({ what, kept: false });
-        expect(await a.get('k1')).toBeUndefined();
-        // Rendered after the eviction: kept, and shared.
-        const later = { ...entry, renderedAt: await a.clock() };
-        expect({ what, kept: await a.setIfCurrent(later) }).toEqual({ what, kept: true });
-        expect((await b.get('k1'))?.renderedAt).toBe(later.renderedAt);
-        expect((await b.list({ skip: 0, take: 1 }))[0]?.renderedAt).toBe(later.renderedAt);
-      }
-      // clear() keeps the clock: it never goes back.
-      const before = await a.clock();
-      await a.clear();
-      expect(await b.clock()).toBeGreaterThan(before);
+      await checkEvictionClock(a, b);
     });
 
     it('keeps an entry that no eviction of what it carries overtook', async () => {

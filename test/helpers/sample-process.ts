@@ -1,0 +1,48 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { freePort } from './redis.js';
+
+/** A sample shop instance running in a process of its own. */
+export interface SampleProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+}
+
+/** Builds the sample (and the library) as production runs them: compiled JavaScript. */
+export function buildSample(): void {
+  execFileSync('npm', ['run', 'build:sample'], { stdio: 'ignore' });
+  if (!existsSync('dist-sample/sample-app/main.js')) throw new Error('sample build failed');
+}
+
+/**
+ * Starts `dist-sample/sample-app/main.js` on a free port with `env` (over this process's own),
+ * and resolves once it listens; `nodeArgs` go before the script (e.g. `--import` a preload).
+ */
+export async function startSample(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<SampleProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeArgs, 'dist-sample/sample-app/main.js'], {
+    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), SAMPLE_DB_DELAY_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr!.on('data', (d) => (output += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`sample on ${port} did not start: ${output}`)),
+      30_000,
+    );
+    child.stdout!.on('data', (d) => {
+      output += d;
+      if (String(d).includes('sample shop: http://')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`sample on ${port} exited ${code}: ${output}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}`, port };
+}
