@@ -33,8 +33,10 @@ function splitArgs(args: InvalidateArgs): { values: string[]; soft: boolean } {
 
 /**
  * Programmatic access to the cache (as Smartstore's `IOutputCacheProvider`): eviction by route,
- * tag, path prefix or key, and listing. Every invalidation resolves how many entries went (or
- * were marked stale). Every call is bounded by `operationTimeout` and refused at once while the
+ * tag, path prefix or key, and listing. Every invalidation resolves how many entries it took
+ * (deleted, or marked stale; on the Redis store with `sweep: 'background'`, its default, how many
+ * entries carried the tags or were under the prefix: they are never served again, and deleted in
+ * the background). Every call is bounded by `operationTimeout` and refused at once while the
  * store's circuit breaker is open: it then rejects with an error that says so (an eviction that
  * did not happen is never reported as done).
  *

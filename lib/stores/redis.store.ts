@@ -53,13 +53,14 @@ export interface RedisStoreOptions {
   /** How often expired entries are dropped from the indexes. Default 60; 0 turns it off. */
   cleanupInterval?: number;
   /**
-   * When the entries of an eviction are deleted. `'inline'` (default): before `evictTags` /
-   * `evictPrefix` resolve, which then resolve how many went (the cost grows with the entries:
-   * about 0.5 s for 10,000). `'background'`: the call marks the eviction clock and resolves at
-   * once (a constant cost, however many entries the tag covers) with how many entries carried
-   * the tags or prefix; from that moment no instance reads or stores an entry it overtook, and
-   * the entries are deleted in the background, a batch at a time (`count()` and `list()` still
-   * show them until then).
+   * When the entries of an eviction are deleted. `'background'` (default): `evictTags` /
+   * `evictPrefix` mark the eviction clock and resolve at once (a constant cost, however many
+   * entries the tag covers) with how many entries carried the tags or prefix; from that moment
+   * no instance reads or stores an entry it overtook, and the entries are deleted in the
+   * background, a batch at a time (`count()` and `list()` still show them until then:
+   * `sweeping()` resolves when they are gone). `'inline'`: deleted before the call resolves,
+   * which then resolves how many went (the cost grows with the entries: about 0.5 s for
+   * 10,000).
    */
   sweep?: 'inline' | 'background';
 }
@@ -74,6 +75,11 @@ export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
   // Concurrent hits share one socket write per event-loop tick (about a third less CPU a hit).
   enableAutoPipelining: true,
 };
+
+/** Pause between two batches of a background sweep (it yields Redis to the app's requests). */
+const SWEEP_PAUSE_MS = 2;
+/** Most entries a background sweep deletes per batch. */
+const SWEEP_BATCH = 50;
 
 /** Longest `close()` waits for a clean QUIT before it drops a connection. */
 export const CLOSE_TIMEOUT_MS = 1000;
@@ -119,6 +125,8 @@ export class RedisOutputCacheStore
   private readonly owned: boolean;
   private readonly prefix: string;
   private readonly batch: number;
+  /** When evicted entries are deleted (see `RedisStoreOptions.sweep`). */
+  private readonly sweepMode: 'inline' | 'background';
   /** The eviction clock, kept in Redis (shared by every instance). */
   readonly evictionClock: RedisEvictionClock;
   private cleanupTimer: NodeJS.Timeout | undefined;
@@ -136,6 +144,7 @@ export class RedisOutputCacheStore
     const onCluster = !!options.cluster || (!!options.client && isCluster(options.client));
     this.prefix = onCluster ? hashTagged(options.prefix ?? 'oc:') : (options.prefix ?? 'oc:');
     this.batch = options.batchSize ?? 200;
+    this.sweepMode = options.sweep ?? 'background';
     this.evictionClock = new RedisEvictionClock(this.prefix, () => this.redis());
   }
 
@@ -250,7 +259,7 @@ export class RedisOutputCacheStore
     const redis = await this.redis();
     // With background deletion an entry is only kept from being read by the clock: one written
     // without a render time counts as rendered now.
-    if (this.options.sweep === 'background' && entry.renderedAt === undefined) {
+    if (this.sweepMode === 'background' && entry.renderedAt === undefined) {
       entry = { ...entry, renderedAt: await this.evictionClock.now() };
     }
     const ttl = retainUntil(entry) - Date.now();
@@ -296,7 +305,7 @@ export class RedisOutputCacheStore
   async evictTags(tags: readonly string[]): Promise<number> {
     const redis = await this.redis();
     const markedAt = await this.evictionClock.mark({ tags });
-    if (this.options.sweep === 'background') {
+    if (this.sweepMode === 'background') {
       const counting = redis.pipeline();
       for (const tag of tags) counting.scard(this.tagKey(tag));
       const counts = (await execOrThrow(counting)) as number[];
@@ -330,7 +339,7 @@ export class RedisOutputCacheStore
     const redis = await this.redis();
     const markedAt = await this.evictionClock.mark({ prefix: pathPrefix });
     const [min, max] = prefixRange(pathPrefix);
-    if (this.options.sweep === 'background') {
+    if (this.sweepMode === 'background') {
       const count = await redis.zlexcount(this.pathsKey, min, max);
       this.inBackground(`prefix ${pathPrefix}`, () => this.evictPrefixNow(min, max, markedAt));
       return count;
@@ -361,10 +370,17 @@ export class RedisOutputCacheStore
       let cursor = '0';
       do {
         if (this.closed) return;
-        const [next, hashes] = await redis.sscan(this.tagKey(tag), cursor, 'COUNT', this.batch);
+        // Small batches: each one's pipeline holds Redis for a fraction of a millisecond.
+        const [next, hashes] = await redis.sscan(
+          this.tagKey(tag),
+          cursor,
+          'COUNT',
+          Math.min(this.batch, SWEEP_BATCH),
+        );
         cursor = next;
         await this.removeOvertaken(hashes, markedAt);
-        await new Promise((resolve) => setImmediate(resolve));
+        // Nobody waits for the sweep: it gives way to everyone else's commands between batches.
+        await new Promise((resolve) => setTimeout(resolve, SWEEP_PAUSE_MS));
       } while (cursor !== '0');
     }
   }

@@ -25,7 +25,14 @@ describeStoreContract(
     // The contract checks behaviour, not fail-fast timing (the outage test does): a loaded CI
     // machine must not turn a slow command into a failure here.
     const store = new TieredOutputCacheStore({
-      redis: { url: REDIS_URL, prefix, cleanupInterval: 0, redis: { commandTimeout: 5000 } },
+      // The contract checks exact eviction counts: deletions inline.
+      redis: {
+        url: REDIS_URL,
+        prefix,
+        cleanupInterval: 0,
+        redis: { commandTimeout: 5000 },
+        sweep: 'inline',
+      },
     });
     return {
       store,
