@@ -14,9 +14,10 @@ const EVICTIONS: [string, (cache: OutputCacheProvider) => Promise<unknown>][] = 
 ];
 
 /**
- * Two instances of an app sharing one store and nothing else (no bus): B evicts while A renders
- * `/edge/thing` (held by `edge.gate`); after the eviction call returned, A must not store what it
- * rendered, and no instance may serve it. The shared suite of every shared store.
+ * Three instances of an app sharing one store and nothing else (no bus): B evicts while A
+ * renders `/edge/thing` (held by `edge.gate`); after the eviction call returned, A must not store
+ * what it rendered, and no instance (C included) may serve it. The shared suite of every shared
+ * store.
  */
 export function describeEvictionAcrossInstances(
   title: string,
@@ -26,6 +27,7 @@ export function describeEvictionAcrossInstances(
   describe(title, () => {
     let a: TestApp;
     let b: TestApp;
+    let c: TestApp;
     const get = (t: TestApp, path: string) => t.http().get(path).set('Host', 'shop.example');
     const stats = (t: TestApp) => t.app.get(OutputCacheProvider).stats();
     const refused = (t: TestApp) => stats(t).notStored['evicted-during-render'] ?? 0;
@@ -39,10 +41,12 @@ export function describeEvictionAcrossInstances(
       await hooks.beforeAll?.();
       a = await instance();
       b = await instance();
+      c = await instance();
     });
     afterAll(async () => {
       await a?.close();
       await b?.close();
+      await c?.close();
       await hooks.afterAll?.();
     });
     beforeEach(async () => {
@@ -73,7 +77,7 @@ export function describeEvictionAcrossInstances(
         expect(refused(a)).toBe(refusedBefore + 1);
         expect(stats(a).stored).toBe(storedBefore);
         // From now on no instance serves what the eviction overtook.
-        for (const t of [a, b, a]) {
+        for (const t of [a, b, c, a]) {
           const res = await get(t, '/edge/thing');
           expect(res.status).toBe(200);
           expect(res.text).not.toBe('<p>thing 1</p>');
@@ -86,9 +90,11 @@ export function describeEvictionAcrossInstances(
       const stored = stats(a).stored;
       await get(a, '/edge/thing');
       await until(() => stats(a).stored > stored, "A's write");
-      const hit = await get(b, '/edge/thing');
-      expect(hit.headers['x-cache']).toBe('HIT');
-      expect(hit.text).toBe('<p>thing 1</p>');
+      for (const t of [b, c]) {
+        const hit = await get(t, '/edge/thing');
+        expect(hit.headers['x-cache']).toBe('HIT');
+        expect(hit.text).toBe('<p>thing 1</p>');
+      }
     });
   });
 }
