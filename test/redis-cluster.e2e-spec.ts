@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import type { Cluster } from 'ioredis';
-import { type RemoteEviction } from '../lib/index.js';
 import {
   RedisOutputCacheStore,
   type RedisStoreOptions,
@@ -9,7 +8,7 @@ import {
 import { keyHash } from '../lib/stores/key-hash.js';
 import { ScratchRedisCluster } from './helpers/redis-cluster.js';
 import { describeEvictionAcrossInstances } from './helpers/cross-instance.js';
-import { until } from './helpers/wait.js';
+import { checkEvictionBus } from './stores/redis-connections.js';
 import { checkEvictionClock, describeStoreContract, makeEntry } from './stores/store-contract.js';
 
 /** A real three-master Redis Cluster, started for this file and stopped after it. */
@@ -156,23 +155,7 @@ describe('redis store on a Redis Cluster', () => {
   it('tiered: an eviction on one instance reaches every instance’s L1 over cluster pub/sub', async () => {
     const one = new TieredOutputCacheStore({ redis: onCluster('oc-bus:') });
     const two = new TieredOutputCacheStore({ redis: onCluster('oc-bus:') });
-    const heard: RemoteEviction[] = [];
-    two.onRemoteEviction((e) => heard.push(e));
-    try {
-      await Promise.all([one.start(), two.start()]);
-      const entry = makeEntry({ tags: ['Product:7'] });
-      await one.set(entry);
-      expect(await two.get(entry.key)).toBeDefined(); // read through from Redis into two's L1
-      expect(two.getSync(entry.key)).toBeDefined();
-      expect(await one.evictTags(['Product:7'])).toBe(1); // the shared store, once
-      await until(() => heard.length > 0, 'the eviction to reach the other instance', 5000);
-      expect(two.getSync(entry.key)).toBeUndefined();
-      expect(await two.get(entry.key)).toBeUndefined();
-      expect(heard).toEqual([{ kind: 'tags', tags: ['Product:7'] }]);
-    } finally {
-      await one.clear();
-      await Promise.all([one.close(), two.close()]);
-    }
+    await checkEvictionBus(one, two);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   waitFor,
   watchReconnects,
   callEveryMethod,
+  checkEvictionBus,
 } from './redis-connections.js';
 import { describeStoreContract, makeEntry } from './store-contract.js';
 import { until } from '../helpers/wait.js';
@@ -52,23 +53,7 @@ describe('tiered store across instances', () => {
     const p = `${prefix}bus:`;
     const one = new TieredOutputCacheStore({ redis: { url: REDIS_URL, prefix: p } });
     const two = new TieredOutputCacheStore({ redis: { url: REDIS_URL, prefix: p } });
-    const heard: RemoteEviction[] = [];
-    two.onRemoteEviction((e) => heard.push(e));
-    try {
-      await Promise.all([one.start(), two.start()]);
-      const entry = makeEntry({ tags: ['Product:7'] });
-      await one.set(entry);
-      expect(await two.get(entry.key)).toBeDefined(); // read through from Redis into two's L1
-      expect(two.getSync(entry.key)).toBeDefined();
-      expect(await one.evictTags(['Product:7'])).toBe(1); // the shared store, once
-      await sleep(50);
-      expect(two.getSync(entry.key)).toBeUndefined();
-      expect(await two.get(entry.key)).toBeUndefined();
-      expect(heard).toEqual([{ kind: 'tags', tags: ['Product:7'] }]);
-    } finally {
-      await one.clear();
-      await Promise.all([one.close(), two.close()]);
-    }
+    await checkEvictionBus(one, two);
   });
 
   it('a lost bus message matters for l1Revalidate at most: the shared clock decides after that', async () => {
