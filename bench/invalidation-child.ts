@@ -78,6 +78,18 @@ function gc(): void {
  * Fills the store with `entries` entries tagged `shared`, times `evict()`, `repeats` times
  * (the store is filled again before each).
  */
+/** A result with nothing measured yet. */
+function emptyResult(label: string, options: InvalidationOptions): EvictionResult {
+  return {
+    label,
+    entries: options.evictEntries,
+    timesMs: [],
+    removed: [],
+    fillMs: [],
+    problems: [],
+  };
+}
+
 async function timeEviction(
   label: string,
   store: OutputCacheStore,
@@ -87,14 +99,7 @@ async function timeEviction(
   /** Awaited after the timed call, before counting what is left (a background sweep). */
   settle?: () => Promise<void>,
 ): Promise<EvictionResult> {
-  const result: EvictionResult = {
-    label,
-    entries: options.evictEntries,
-    timesMs: [],
-    removed: [],
-    fillMs: [],
-    problems: [],
-  };
+  const result = emptyResult(label, options);
   for (let repeat = 0; repeat < options.evictRepeats; repeat++) {
     const filling = performance.now();
     await fill(store, options.evictEntries, concurrency);
@@ -150,12 +155,7 @@ async function redisEviction(
     }
   } catch (error) {
     return {
-      label,
-      entries: options.evictEntries,
-      timesMs: [],
-      removed: [],
-      fillMs: [],
-      problems: [],
+      ...emptyResult(label, options),
       error: error instanceof Error ? error.message : String(error),
     };
   }

@@ -413,13 +413,16 @@ export class RedisOutputCacheStore
     markedAt: number,
   ): Promise<{ overtaken: Set<string>; removed: number }> {
     if (hashes.length === 0) return { overtaken: new Set(), removed: 0 };
-    const redis = await this.redis();
-    const metas = await redis.hmget(this.metaKey, ...hashes);
-    const overtaken = hashes.filter((_, i) => {
-      const meta = metas[i] ? parseSummary(metas[i]) : undefined;
-      return meta?.renderedAt === undefined || meta.renderedAt < markedAt;
+    const metas = await this.summariesOf(hashes);
+    const overtaken: string[] = [];
+    const theirs: (CacheEntrySummary | undefined)[] = [];
+    hashes.forEach((hash, i) => {
+      const meta = metas[i];
+      if (meta?.renderedAt !== undefined && meta.renderedAt >= markedAt) return;
+      overtaken.push(hash);
+      theirs.push(meta);
     });
-    return { overtaken: new Set(overtaken), removed: await this.removeHashes(overtaken) };
+    return { overtaken: new Set(overtaken), removed: await this.removeHashes(overtaken, theirs) };
   }
 
   async clear(): Promise<number> {
@@ -465,8 +468,7 @@ export class RedisOutputCacheStore
       take,
     );
     if (hashes.length === 0) return [];
-    const metas = await redis.hmget(this.metaKey, ...hashes);
-    return metas.map((m) => (m ? parseSummary(m) : undefined)).filter((m) => m !== undefined);
+    return (await this.summariesOf(hashes)).filter((m) => m !== undefined);
   }
 
   /**
@@ -593,13 +595,25 @@ export class RedisOutputCacheStore
     if (this.owned && connection) await closeConnection(connection);
   }
 
-  /** Removes entries and their index memberships; resolves how many entries existed. */
-  private async removeHashes(hashes: string[]): Promise<number> {
-    if (hashes.length === 0) return 0;
+  /** The summaries of `hashes` (undefined where there is none, or it is unreadable). */
+  private async summariesOf(hashes: string[]): Promise<(CacheEntrySummary | undefined)[]> {
     const redis = await this.redis();
-    const metas = (await redis.hmget(this.metaKey, ...hashes)).map((m) =>
+    return (await redis.hmget(this.metaKey, ...hashes)).map((m) =>
       m ? parseSummary(m) : undefined,
     );
+  }
+
+  /**
+   * Removes entries and their index memberships (`metas`: their summaries, when the caller read
+   * them already); resolves how many entries existed.
+   */
+  private async removeHashes(
+    hashes: string[],
+    metas?: (CacheEntrySummary | undefined)[],
+  ): Promise<number> {
+    if (hashes.length === 0) return 0;
+    const redis = await this.redis();
+    metas ??= await this.summariesOf(hashes);
     // A pipeline, not MULTI: a transaction of thousands of commands would run as one block and
     // hold up every other client; eviction needs no atomicity.
     const pipeline = redis.pipeline();

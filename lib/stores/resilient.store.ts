@@ -37,8 +37,6 @@ export class ResilientStore {
   readonly breaker: CircuitBreaker;
   /** A synchronous first look, when the store has one (memory, a tiered store's L1). */
   readonly readSync: ((key: string) => CacheEntry | undefined) | undefined;
-  /** Whether `readSync` sees everything the store holds (then an async read adds nothing). */
-  readonly syncIsComplete: boolean;
   private readonly direct: boolean;
   private readonly logger = new Logger('OutputCache');
 
@@ -51,7 +49,11 @@ export class ResilientStore {
     // Only the class itself: a subclass may make get() slow.
     this.direct = store.constructor === MemoryOutputCacheStore;
     this.readSync = canReadSync(store) ? (key) => store.getSync(key) : undefined;
-    this.syncIsComplete = this.direct;
+  }
+
+  /** Whether `readSync` sees everything the store holds (then an async read adds nothing). */
+  get syncIsComplete(): boolean {
+    return this.direct;
   }
 
   /** A read for a request: the entry, or undefined when missing or when the store failed. */
