@@ -165,43 +165,34 @@ export class TieredOutputCacheStore
   }
 
   async delete(key: string): Promise<boolean> {
-    if (this.closed) throw closedError();
-    await this.start();
-    const removed = await this.l2.delete(key);
-    this.epoch++;
-    await this.l1.delete(key);
-    await this.publish({ kind: 'key', key });
-    return removed;
+    return this.evictEverywhere({ kind: 'key', key }, () => this.l2.delete(key));
   }
 
   async evictTags(tags: readonly string[]): Promise<number> {
-    if (this.closed) throw closedError();
-    await this.start();
-    const removed = await this.l2.evictTags(tags);
-    this.epoch++;
-    await this.l1.evictTags(tags);
-    await this.publish({ kind: 'tags', tags: [...tags] });
-    return removed;
+    return this.evictEverywhere({ kind: 'tags', tags: [...tags] }, () => this.l2.evictTags(tags));
   }
 
   async evictPrefix(pathPrefix: string): Promise<number> {
-    if (this.closed) throw closedError();
-    await this.start();
-    const removed = await this.l2.evictPrefix(pathPrefix);
-    this.epoch++;
-    await this.l1.evictPrefix(pathPrefix);
-    await this.publish({ kind: 'prefix', prefix: pathPrefix });
-    return removed;
+    return this.evictEverywhere({ kind: 'prefix', prefix: pathPrefix }, () =>
+      this.l2.evictPrefix(pathPrefix),
+    );
   }
 
   async clear(): Promise<number> {
+    return this.evictEverywhere({ kind: 'all' }, () => this.l2.clear());
+  }
+
+  /**
+   * An eviction made here: applied to the shared store once, then to this instance's L1, then
+   * published so that every other instance applies it to its L1.
+   */
+  private async evictEverywhere<T>(eviction: RemoteEviction, shared: () => Promise<T>): Promise<T> {
     if (this.closed) throw closedError();
     await this.start();
-    const removed = await this.l2.clear();
-    this.epoch++;
-    await this.l1.clear();
-    await this.publish({ kind: 'all' });
-    return removed;
+    const result = await shared();
+    this.applyLocally(eviction);
+    await this.publish(eviction);
+    return result;
   }
 
   async count(): Promise<number> {
@@ -264,9 +255,6 @@ export class TieredOutputCacheStore
 
   /** Soft eviction: stale in the shared store; every instance drops its copy and reads it anew. */
   async markStale(selector: StaleSelector): Promise<number> {
-    if (this.closed) throw closedError();
-    await this.start();
-    const marked = await this.l2.markStale(selector);
     const eviction: RemoteEviction =
       'tags' in selector
         ? { kind: 'tags', tags: [...selector.tags] }
@@ -275,9 +263,7 @@ export class TieredOutputCacheStore
           : 'key' in selector
             ? { kind: 'key', key: selector.key }
             : { kind: 'all' };
-    this.applyLocally(eviction);
-    await this.publish(eviction);
-    return marked;
+    return this.evictEverywhere(eviction, () => this.l2.markStale(selector));
   }
 
   private async publish(eviction: RemoteEviction): Promise<void> {
