@@ -115,7 +115,7 @@ end
 return data
 `;
 
-/** Clients that know the clock's scripts (EVALSHA, loaded once). */
+/** Clients that know the clock's scripts (sent as EVALSHA once loaded). */
 type ClockClient = (Redis | Cluster) & {
   ocReadCurrentBuffer(
     entry: string,
@@ -127,6 +127,7 @@ type ClockClient = (Redis | Cluster) & {
     hash: string,
   ): Promise<Buffer | null>;
   ocMark(...keysAndArgs: string[]): Promise<number>;
+  ocOvertaken(...keysAndArgs: string[]): Promise<number>;
 };
 const defined = new WeakSet<Redis | Cluster>();
 
@@ -211,6 +212,7 @@ export class RedisEvictionClock {
     if (defined.has(redis)) return;
     redis.defineCommand('ocReadCurrent', { numberOfKeys: 6, lua: READ_CURRENT });
     redis.defineCommand('ocMark', { numberOfKeys: 4, lua: MARK });
+    redis.defineCommand('ocOvertaken', { numberOfKeys: 2, lua: OVERTAKEN });
     defined.add(redis);
   }
 
@@ -222,10 +224,9 @@ export class RedisEvictionClock {
     tags: readonly string[],
   ): Promise<boolean> {
     const redis = await this.redis();
+    this.define(redis);
     const fields = ['all', 'w', `k:${keyHash}`, ...tags.map((t) => `t:${t}`)];
-    const result = await redis.eval(
-      OVERTAKEN,
-      2,
+    const result = await (redis as ClockClient).ocOvertaken(
       this.keys[1],
       this.keys[2],
       String(renderedAt),
