@@ -22,6 +22,7 @@ import {
   ViewComponent,
   type ViewComponentRenderer,
 } from '../lib/index.js';
+import { OutputCacheMetricsModule } from '../lib/prometheus.js';
 import {
   AVAILABILITY,
   HOLES,
@@ -88,6 +89,19 @@ class CacheManagerController {
   controllers: [PageController, OutputCachedController],
 })
 class OutputCacheBenchModule {}
+
+/**
+ * The same, with Prometheus metrics on (prom-client's default registry: one app a process) and
+ * the decision log off (the app's logger is off, as debug is in production).
+ */
+@Module({
+  imports: [
+    OutputCacheModule.forRoot({ maxEntries: 100_000, defaultTtl: 300 }),
+    OutputCacheMetricsModule.forRoot(),
+  ],
+  controllers: [PageController, OutputCachedController],
+})
+class MetricsBenchModule {}
 
 /** The same uncached routes without the output cache module. */
 @Module({ controllers: [PageController] })
@@ -323,6 +337,7 @@ export interface BenchApp {
  */
 export const APPS = {
   'output-cache': { create: () => createApp(OutputCacheBenchModule), prime: ['/cached'] },
+  'output-cache-metrics': { create: () => createApp(MetricsBenchModule), prime: ['/cached'] },
   plain: { create: () => createApp(PlainBenchModule) },
   'cache-manager': { create: () => createApp(CacheManagerBenchModule) },
   holes: { create: createHolesApp, prime: ['/holes/cached', '/holes/plain'] },

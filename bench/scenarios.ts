@@ -66,6 +66,18 @@ export const SCENARIOS: Scenario[] = [
       await host.clearOutputCache('output-cache');
     },
   },
+  {
+    id: 'dm',
+    title: 'nestjs-output-cache hit (d) with Prometheus metrics on, decision log off',
+    app: 'output-cache-metrics',
+    path: '/cached',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+    note:
+      'OutputCacheMetricsModule.forRoot() on the default registry: each hit bumps a counter ' +
+      'and observes the duration histogram; the logger is off, so the decision log only checks ' +
+      'the level.',
+  },
 ];
 
 /** A ratio of two scenarios' req/s that must reach `min` (without `min`: reported only). */
@@ -80,6 +92,7 @@ export const TARGETS: Target[] = [
   { numerator: 'd', denominator: 'a', min: 1.0, label: 'hit vs uncached baseline string' },
   { numerator: 'd', denominator: 'c', min: 1.0, label: 'hit vs @nestjs/cache-manager hit' },
   { numerator: 'e', denominator: 'b', min: 0.95, label: 'miss within 5% of uncached render' },
+  { numerator: 'dm', denominator: 'd', min: 0.95, label: 'hit with metrics / hit' },
 ];
 
 /** Issue 3: donut holes. The same ~20 KB page, in one app with three view components. */

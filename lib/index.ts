@@ -3,6 +3,7 @@ export { OutputCacheModule } from './output-cache.module.js';
 export {
   OUTPUT_CACHE_DEFAULTS,
   type OutputCacheModuleOptions,
+  type RefreshAheadOptions,
   type VaryByResolver,
   type VaryByValue,
 } from './output-cache.options.js';
@@ -39,7 +40,45 @@ export {
   type InvalidateArgs,
   type InvalidateOptions,
 } from './provider/output-cache.provider.js';
-export { OutputCacheStats, type OutputCacheStatsSnapshot } from './provider/output-cache.stats.js';
+export type { WarmUpOptions, WarmUpReport } from './provider/warm-up.js';
+export { RefreshAhead } from './provider/refresh-ahead.js';
+export {
+  OutputCacheStats,
+  type BreakerState,
+  type OutputCacheEvictionStats,
+  type OutputCacheRouteStats,
+  type OutputCacheStatsSnapshot,
+} from './provider/output-cache.stats.js';
+
+// Observability: the event hub every decision and eviction goes through.
+export {
+  OutputCacheEvents,
+  type CacheDecision,
+  type CacheDecisionResult,
+  type CacheEviction,
+  type EvictionCause,
+  type OutputCacheListener,
+} from './observability/output-cache-events.js';
+
+// A CDN or Varnish in front: tags in a response header, evictions forwarded as purges.
+export type { CdnOptions } from './cdn/cdn.options.js';
+export type { CdnPurgeBatch, CdnPurger } from './cdn/cdn-purger.interface.js';
+export { CdnPurgeForwarder } from './cdn/cdn-purge-forwarder.js';
+export { CdnTagEncoder } from './cdn/cdn-tag-encoder.js';
+export { VarnishBanPurger, type VarnishBanPurgerOptions } from './cdn/varnish-ban.purger.js';
+export { FastlyPurger, type FastlyPurgerOptions } from './cdn/fastly.purger.js';
+export { CloudflarePurger, type CloudflarePurgerOptions } from './cdn/cloudflare.purger.js';
+
+// Admin endpoints and dashboard (opt-in).
+export { OutputCacheAdminModule } from './admin/output-cache-admin.module.js';
+export type { OutputCacheAdminOptions } from './admin/output-cache-admin.options.js';
+export {
+  OutputCacheAdminService,
+  type AdminEntriesPage,
+  type AdminEntryView,
+  type AdminHealth,
+} from './admin/output-cache-admin.service.js';
+export type { MinuteActivity } from './admin/admin-activity.recorder.js';
 
 // View components (donut holes).
 export {
@@ -64,12 +103,15 @@ export {
 export type {
   EvictionBusStore,
   EvictionClockStore,
+  EvictionReportingStore,
   LockingStore,
   OutputCacheStore,
   RemoteEviction,
   SoftEvictingStore,
   StaleSelector,
+  StoreEvictionCause,
   SyncReadableStore,
+  UsageReportingStore,
 } from './stores/output-cache-store.interface.js';
 export type {
   CacheEntry,

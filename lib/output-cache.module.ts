@@ -35,6 +35,12 @@ import { OutputCacheProvider } from './provider/output-cache.provider.js';
 import { InvalidationObserver } from './invalidation/invalidation.observer.js';
 import { EvictionLog } from './provider/eviction-log.js';
 import { OutputCacheStats } from './provider/output-cache.stats.js';
+import { CdnPurgeForwarder } from './cdn/cdn-purge-forwarder.js';
+import { RefreshAhead } from './provider/refresh-ahead.js';
+import { WarmUp } from './provider/warm-up.js';
+import { OutputCacheEvents } from './observability/output-cache-events.js';
+import { DecisionLogListener } from './observability/decision-log.listener.js';
+import { canReportUsage } from './stores/store-capabilities.js';
 import { MemoryOutputCacheStore } from './stores/memory.store.js';
 import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
 import { ResilientStore } from './stores/resilient.store.js';
@@ -58,8 +64,8 @@ const providers: Provider[] = [
       store: OutputCacheStore,
       options: ResolvedOutputCacheOptions,
       stats: OutputCacheStats,
-    ) =>
-      new ResilientStore(
+    ) => {
+      const resilient = new ResilientStore(
         store,
         {
           requestTimeoutMs: options.storeTimeout * 1000,
@@ -67,13 +73,21 @@ const providers: Provider[] = [
           breaker: options.circuitBreaker,
         },
         stats,
-      ),
+      );
+      stats.useSources({
+        breaker: () => resilient.breaker.state,
+        usage: () => (canReportUsage(store) ? store.usage() : undefined),
+      });
+      return resilient;
+    },
     inject: [OUTPUT_CACHE_STORE, RESOLVED_OPTIONS, OutputCacheStats],
   },
   { provide: HttpPlatform, useClass: ExpressPlatform },
   EntityTagRegistry,
   DisplayControl,
+  OutputCacheEvents,
   OutputCacheStats,
+  DecisionLogListener,
   OutputCacheProvider,
   CacheableRoutesRegistry,
   RoutePolicyResolver,
@@ -92,6 +106,11 @@ const providers: Provider[] = [
   ResponseRecorder,
   RenderCoordinator,
   StaleRefresher,
+  // Renders ahead of requests: OutputCacheProvider.warm() and the refreshAhead option.
+  WarmUp,
+  RefreshAhead,
+  // The CDN in front: evictions forwarded to the `cdn.purger` (idle without one).
+  CdnPurgeForwarder,
   { provide: APP_INTERCEPTOR, useClass: OutputCacheInterceptor },
 ];
 
@@ -123,7 +142,9 @@ const providers: Provider[] = [
     ComponentRegistry,
     InvalidationObserver,
     OutputCacheProvider,
+    OutputCacheEvents,
     OutputCacheStats,
+    CdnPurgeForwarder,
     OUTPUT_CACHE_STORE,
     RESOLVED_OPTIONS,
   ],

@@ -2,6 +2,7 @@ import picomatch from 'picomatch';
 import type { AntiforgeryOptions } from './components/antiforgery-token.component.js';
 import { OutputCacheConfigError } from './errors/output-cache-config.error.js';
 import type { SettingsSource } from './invalidation/entity-change.js';
+import { type CdnOptions, type ResolvedCdnOptions, resolveCdnOptions } from './cdn/cdn.options.js';
 import type { CircuitBreakerOptions } from './stores/circuit-breaker.js';
 import type { OutputCacheStore } from './stores/output-cache-store.interface.js';
 
@@ -37,6 +38,7 @@ export type VaryByResolver =
  * | `exclude` | `[]` |
  * | `sessionCookie` | `[]` |
  * | `headers` | `true` |
+ * | `reasonHeader` | `false` |
  * | `collapseTimeout` | `10` |
  * | `storeTimeout` | `0.25` |
  * | `componentTimeout` | `2` |
@@ -50,6 +52,8 @@ export type VaryByResolver =
  * | `lockTimeout` | `5` |
  * | `operationTimeout` | `5` |
  * | `shutdownTimeout` | `2` |
+ * | `cdn` | none (no CDN headers, no purges; see {@link CdnOptions}) |
+ * | `refreshAhead` | `false` (`{ top: 100, concurrency: 2 }` when given as `true` or `{}`) |
  *
  * Every option is checked when the module is created: a wrong one stops the app's start-up
  * with an {@link OutputCacheConfigError} naming it, never a failure per request.
@@ -97,12 +101,21 @@ export interface OutputCacheModuleOptions {
   routes?: string[];
   /** Part of every key: a deploy with a new version never serves the old version's pages. */
   appVersion?: string;
-  /** Path patterns (picomatch globs such as `/admin/**`) that are never cached. */
+  /**
+   * Path patterns (picomatch globs such as `/admin/**`) that are never cached; matched without
+   * case, as Express routes by default.
+   */
   exclude?: string[];
   /** Cookie names whose presence means a signed-in user (such requests bypass the cache). */
   sessionCookie?: string | string[];
   /** Emit `X-Cache` and `Age` response headers. */
   headers?: boolean;
+  /**
+   * Emit `X-Cache-Reason`: why the cache answered as it did (`hit`, `stale`, `miss`,
+   * `bypass: session`, `not-stored: set-cookie`...; see the README, "Observability"). For
+   * debugging and tests; it tells clients how the cache decides. Default false.
+   */
+  reasonHeader?: boolean;
   /** How long a request waits for a concurrent render of the same key before rendering itself. */
   collapseTimeout?: number;
   /**
@@ -152,12 +165,41 @@ export interface OutputCacheModuleOptions {
    * cancelled. (Stores bound their own close.) Default 2.
    */
   shutdownTimeout?: number;
+  /**
+   * A CDN or Varnish in front: stored pages carry their tags in the header the shared cache reads
+   * (`Surrogate-Key`, `Cache-Tag`), other pages of cacheable routes `Surrogate-Control: no-store`,
+   * and the app's evictions are forwarded to `cdn.purger`. See {@link CdnOptions}.
+   */
+  cdn?: CdnOptions;
+  /**
+   * Refresh-ahead: right after an eviction, render again the `top` most-hit pages it took, at
+   * most `concurrency` at a time, in this process and off the eviction's call, so the next
+   * client finds them cached. Only pages whose vary-by values come from the request's host and
+   * headers (not its cookies) are replayed; see `RefreshAhead`. Off by default; `true` means
+   * `{ top: 100, concurrency: 2 }`.
+   */
+  refreshAhead?: boolean | RefreshAheadOptions;
+}
+
+/** Options of refresh-ahead (`refreshAhead`). */
+export interface RefreshAheadOptions {
+  /** How many of the most-hit pages are rendered again after an eviction. Default 100. */
+  top?: number;
+  /** How many of them render at the same time. Default 2. */
+  concurrency?: number;
 }
 
 /** Options with every default applied. */
 export interface ResolvedOutputCacheOptions extends Required<
-  Omit<OutputCacheModuleOptions, 'store' | 'sessionCookie' | 'csrf' | 'settings' | 'circuitBreaker'>
+  Omit<
+    OutputCacheModuleOptions,
+    'store' | 'sessionCookie' | 'csrf' | 'settings' | 'circuitBreaker' | 'refreshAhead' | 'cdn'
+  >
 > {
+  /** The CDN in front, with its defaults applied; undefined when not set. */
+  cdn?: ResolvedCdnOptions;
+  /** Refresh-ahead, with its defaults applied; undefined when off. */
+  refreshAhead?: Required<RefreshAheadOptions>;
   circuitBreaker?: CircuitBreakerOptions;
   store?: OutputCacheStore;
   csrf?: AntiforgeryOptions;
@@ -185,6 +227,7 @@ export const OUTPUT_CACHE_DEFAULTS = {
   maxEntryBytes: 8 * 1024 * 1024,
   appVersion: '',
   headers: true,
+  reasonHeader: false,
   collapseTimeout: 10,
   storeTimeout: 0.25,
   componentTimeout: 2,
@@ -231,6 +274,8 @@ export function resolveOutputCacheOptions(
     routes: [...(given.routes ?? [])],
     exclude: [...(given.exclude ?? [])],
     dataSources: [...(given.dataSources ?? [])],
+    refreshAhead: resolveRefreshAhead(given.refreshAhead),
+    cdn: given.cdn === undefined ? undefined : checkCdn(given.cdn, 'cdn'),
     sessionCookie:
       given.sessionCookie === undefined
         ? []
@@ -420,6 +465,7 @@ const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionC
   exclude: checkExclude,
   sessionCookie: checkSessionCookie,
   headers: flag(false),
+  reasonHeader: flag(true),
   collapseTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.collapseTimeout),
   storeTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.storeTimeout),
   componentTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.componentTimeout),
@@ -433,7 +479,42 @@ const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionC
   lockTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.lockTimeout),
   operationTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.operationTimeout),
   shutdownTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.shutdownTimeout),
+  refreshAhead: checkRefreshAhead,
+  cdn: (value, name) => void checkCdn(value, name),
 };
+
+function checkCdn(value: unknown, name: string): ResolvedCdnOptions {
+  const resolved = resolveCdnOptions(value);
+  if ('problem' in resolved) fail(resolved.problem[0] || name, resolved.problem[1]);
+  return resolved.ok;
+}
+
+/** The defaults of `refreshAhead: true` (or `{}`). */
+const REFRESH_AHEAD_DEFAULTS: Required<RefreshAheadOptions> = { top: 100, concurrency: 2 };
+
+function resolveRefreshAhead(
+  value: boolean | RefreshAheadOptions | undefined,
+): Required<RefreshAheadOptions> | undefined {
+  if (value === undefined || value === false) return undefined;
+  return { ...REFRESH_AHEAD_DEFAULTS, ...(value === true ? {} : stripUndefined(value)) };
+}
+
+function checkRefreshAhead(value: unknown, name: string): void {
+  if (typeof value === 'boolean') return;
+  if (!isObject(value)) {
+    fail(
+      name,
+      `must be true, false or { top, concurrency }, got ${describeValue(value)}. Example: ${name}: { top: 100, concurrency: 2 }`,
+    );
+  }
+  checkKeys(value, name, ['top', 'concurrency']);
+  if (value.top !== undefined) {
+    checkNumber(value.top, `${name}.top`, { unit: 'count', zero: false }, 100);
+  }
+  if (value.concurrency !== undefined) {
+    checkNumber(value.concurrency, `${name}.concurrency`, { unit: 'count', zero: false }, 2);
+  }
+}
 
 function checkNumber(value: unknown, name: string, rule: NumberRule, example: number): void {
   // `circuitBreaker.failures` is written `circuitBreaker: { failures: 5 }`.

@@ -53,7 +53,7 @@ describe('public API', () => {
     const modules = new Set<string>();
     const loaded = packagesLoadedBy('index.ts', modules);
     expect(loaded.has('@nestjs/common')).toBe(true); // the walk does see packages
-    for (const optional of ['ioredis', 'typeorm', '@nestjs/typeorm']) {
+    for (const optional of ['ioredis', 'typeorm', '@nestjs/typeorm', 'prom-client']) {
       expect(loaded.has(optional)).toBe(false);
     }
     const reached = [...modules].map((m) => m.slice(libDir.length + 1));
@@ -68,5 +68,27 @@ describe('public API', () => {
     const typeorm = new Set<string>();
     packagesLoadedBy('typeorm.ts', typeorm);
     expect([...typeorm].some((m) => m.endsWith('typeorm.store.ts'))).toBe(true);
+    expect(packagesLoadedBy('prometheus.ts').has('prom-client')).toBe(true);
+  });
+
+  it('the store contract suite is a subpath of its own (`/testing`), never loaded by the main entry', () => {
+    const main = new Set<string>();
+    packagesLoadedBy('index.ts', main);
+    const fromMain = [...main].map((m) => m.slice(libDir.length + 1));
+    expect(fromMain.filter((m) => m === 'testing.ts' || m.startsWith('testing/'))).toEqual([]);
+    const testing = new Set<string>();
+    const loaded = packagesLoadedBy('testing.ts', testing);
+    expect([...testing].some((m) => m.endsWith(join('testing', 'store-suite.ts')))).toBe(true);
+    // It asserts with node:assert and takes the runner's functions at run time: no test runner,
+    // and no optional store peer, is imported.
+    expect(loaded.has('node:assert/strict')).toBe(true);
+    for (const pkg of ['jest', '@jest/globals', 'vitest', 'ioredis', 'typeorm', 'fast-check']) {
+      expect(loaded.has(pkg)).toBe(false);
+    }
+    const exported = JSON.parse(readFileSync(join(libDir, '..', 'package.json'), 'utf8')).exports;
+    expect(exported['./testing']).toEqual({
+      types: './dist/testing.d.ts',
+      default: './dist/testing.js',
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { OutputCacheModule } from '../lib/index.js';
+import { OutputCacheModule, VarnishBanPurger } from '../lib/index.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BlogModule } from './blog/blog.module.js';
 import { createCacheStore } from './cache/cache-store.factory.js';
@@ -11,7 +11,8 @@ import { CatalogModule } from './catalog/catalog.module.js';
 import { CommonModule } from './common/common.module.js';
 import { currencyOf } from './common/currency.js';
 import { ComponentsModule } from './components/components.module.js';
-import { databaseOptions } from './database.config.js';
+import { databaseOptions, preparePostgres } from './database.config.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { Setting } from './entities/setting.entity.js';
 import {
   resolveSampleAppOptions,
@@ -30,7 +31,13 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [
-        TypeOrmModule.forRoot(databaseOptions(resolved)),
+        // On PostgreSQL, DATABASE_SCHEMA is created when missing before TypeORM synchronizes.
+        TypeOrmModule.forRootAsync({
+          useFactory: async () => {
+            await preparePostgres(resolved);
+            return databaseOptions(resolved);
+          },
+        }),
         OutputCacheModule.forRootAsync({
           inject: [DataSource],
           useFactory: (dataSource: DataSource) => ({
@@ -59,6 +66,17 @@ export class AppModule {
             csrf: { token: (req, res) => csrf.generateToken(req, res), fieldName: CSRF_FIELD },
             // For `observeSetting` (CacheRulesService): which entity holds the settings.
             settings: { entity: Setting, keyColumn: 'key', valueColumn: 'value' },
+            // SAMPLE_CDN=varnish: Varnish in front (docs/varnish/output-cache.vcl). Pages without
+            // holes (the JSON API) carry their tags in Surrogate-Key, and every eviction is sent
+            // to Varnish as a ban. Varnish keeps them as long as the app does: purges reach it,
+            // and the TTL stays the same safety net for changes no eviction covers.
+            cdn:
+              resolved.cdn === 'varnish'
+                ? {
+                    maxAge: resolved.cacheTtl,
+                    purger: new VarnishBanPurger({ url: resolved.varnishUrl! }),
+                  }
+                : undefined,
           }),
         }),
         CommonModule,
@@ -69,6 +87,7 @@ export class AppModule {
         ComponentsModule,
         CacheRulesModule,
         AdminModule,
+        MetricsModule.forRoot(),
       ],
       providers: [
         { provide: SAMPLE_APP_OPTIONS, useValue: resolved },

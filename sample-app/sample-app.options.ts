@@ -26,10 +26,26 @@ export interface SampleAppOptions {
   cacheTtl?: number;
   /**
    * Seconds after the TTL during which an expired page is still served (`X-Cache: STALE`) while
-   * one background render refreshes it (default 30; 0 turns grace off).
+   * one background render refreshes it (default `SAMPLE_CACHE_GRACE` or 30; 0 turns grace off).
    */
   cacheGrace?: number;
+  /**
+   * A shared cache in front of the shop (default `SAMPLE_CDN`, else `'off'`). `'varnish'` turns on
+   * the output cache's `cdn` option: stored pages without holes (the JSON API under `/api`) carry
+   * their tags in `Surrogate-Key` and `Surrogate-Control: max-age=<cacheTtl>`, and every eviction
+   * is sent to Varnish as a ban (`docs/varnish/output-cache.vcl`).
+   */
+  cdn?: SampleCdnKind;
+  /**
+   * Where the bans go with `cdn: 'varnish'`: Varnish's HTTP address as the shop reaches it (default
+   * `VARNISH_URL`, else `http://127.0.0.1:6081/`; the VCL accepts bans from its `purgers` ACL).
+   */
+  varnishUrl?: string;
 }
+
+/** The shared caches the sample can run behind (`SAMPLE_CDN`). */
+export type SampleCdnKind = 'off' | 'varnish';
+const CDN_KINDS: SampleCdnKind[] = ['off', 'varnish'];
 
 /** The stores the sample can run on (`OUTPUT_CACHE_STORE`). */
 export type CacheStoreKind = 'memory' | 'redis' | 'typeorm' | 'tiered';
@@ -43,6 +59,9 @@ export interface ResolvedSampleAppOptions {
   store: CacheStoreKind;
   cacheTtl: number;
   cacheGrace: number;
+  cdn: SampleCdnKind;
+  /** Set when `cdn` is `'varnish'`. */
+  varnishUrl: string | undefined;
 }
 
 export const SAMPLE_APP_OPTIONS = Symbol('SAMPLE_APP_OPTIONS');
@@ -61,9 +80,47 @@ export function resolveSampleAppOptions(options: SampleAppOptions = {}): Resolve
   const cacheTtl =
     options.cacheTtl ?? (ttlFromEnv !== undefined && ttlFromEnv > 0 ? ttlFromEnv : 60);
   if (!(cacheTtl > 0)) throw new Error(`cacheTtl must be a positive number, got ${cacheTtl}`);
-  const cacheGrace = options.cacheGrace ?? 30;
+  const graceFromEnv = numberFromEnv('SAMPLE_CACHE_GRACE');
+  const cacheGrace =
+    options.cacheGrace ?? (graceFromEnv !== undefined && graceFromEnv >= 0 ? graceFromEnv : 30);
   if (!(cacheGrace >= 0)) throw new Error(`cacheGrace must be 0 or more, got ${cacheGrace}`);
-  return { database: options.database, dbDelayMs, csrfSecret, store, cacheTtl, cacheGrace };
+  const { cdn, varnishUrl } = resolveCdn(options);
+  return {
+    database: options.database,
+    dbDelayMs,
+    csrfSecret,
+    store,
+    cacheTtl,
+    cacheGrace,
+    cdn,
+    varnishUrl,
+  };
+}
+
+/** `SAMPLE_CDN` and `VARNISH_URL`, checked: a typo stops the start instead of running uncovered. */
+function resolveCdn(
+  options: SampleAppOptions,
+): Pick<ResolvedSampleAppOptions, 'cdn' | 'varnishUrl'> {
+  const fromEnv = process.env.SAMPLE_CDN?.trim();
+  const cdn = options.cdn ?? ((fromEnv || 'off') as SampleCdnKind);
+  if (!CDN_KINDS.includes(cdn)) {
+    throw new Error(`SAMPLE_CDN must be off (the default) or varnish, got "${cdn}"`);
+  }
+  if (cdn === 'off') return { cdn, varnishUrl: undefined };
+  const varnishUrl =
+    options.varnishUrl ?? (process.env.VARNISH_URL?.trim() || 'http://127.0.0.1:6081/');
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(varnishUrl).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new Error(
+      `VARNISH_URL must be Varnish's http:// address (where it listens, e.g. http://127.0.0.1:6081/), got "${varnishUrl}"`,
+    );
+  }
+  return { cdn, varnishUrl };
 }
 
 /** A number from the environment, or undefined when unset or not a number. */

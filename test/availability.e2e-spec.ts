@@ -2,12 +2,33 @@ import 'reflect-metadata';
 import compression from 'compression';
 import zlib from 'node:zlib';
 import http from 'node:http';
-import { OutputCacheModule, OutputCacheProvider } from '../lib/index.js';
+import {
+  OUTPUT_CACHE_STORE,
+  OutputCacheModule,
+  OutputCacheProvider,
+  type OutputCacheStore,
+} from '../lib/index.js';
 import { availability, AvailabilityController } from './fixtures/availability.controller.js';
 import { componentProviders, DonutController } from './fixtures/components.js';
+import { statsSince } from './helpers/stats-delta.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { TestClock } from './helpers/test-clock.js';
+import { until } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Whether the entry of `path` holds its precompressed variants (made after the first hit). */
+async function variantsStored(t: TestApp, path: string): Promise<boolean> {
+  const store = t.app.get<OutputCacheStore>(OUTPUT_CACHE_STORE);
+  const [summary] = (await store.list({ skip: 0, take: 100 })).filter((e) => e.path === path);
+  const entry = summary && (await store.get(summary.key));
+  return entry?.variants?.br !== undefined && entry.variants.gzip !== undefined;
+}
+
+/** Opens a gate that renders wait at; returns the function that opens it. */
+function hold(): () => void {
+  let open!: () => void;
+  availability.gate = new Promise<void>((resolve) => (open = resolve));
+  return open;
+}
 /** GETs a path and reads the body as raw bytes (supertest would decode Content-Encoding). */
 function rawGet(
   t: TestApp,
@@ -32,6 +53,7 @@ function rawGet(
 describe('availability and speed (e2e)', () => {
   let t: TestApp;
   let cache: OutputCacheProvider;
+  const clock = new TestClock();
 
   beforeAll(async () => {
     t = await createTestApp({
@@ -49,23 +71,30 @@ describe('availability and speed (e2e)', () => {
       inFlight: 0,
       maxInFlight: 0,
       renderMs: 0,
+      gate: Promise.resolve(),
     });
     await cache.invalidateAll();
+    clock.install();
   });
+  afterEach(() => clock.restore());
 
   it('grace: serves the stale page while exactly one background render refreshes it', async () => {
     const first = await t.http().get('/avail/page');
     expect(first.text).toContain('render 1');
-    await sleep(1100);
-    availability.renderMs = 300;
+    clock.advance(2_000); // past the 1 s TTL, inside the 30 s grace
+    // The refresh is held open until all twenty were answered: none can find it done.
+    const open = hold();
+    const since = statsSince(cache);
     const stale = await Promise.all(Array.from({ length: 20 }, () => t.http().get('/avail/page')));
     for (const res of stale) {
       expect(res.status).toBe(200);
       expect(res.headers['x-cache']).toBe('STALE');
       expect(res.text).toContain('render 1');
     }
-    await sleep(600);
+    open();
+    await until(() => since().stored === 1, 'the refresh to be stored');
     expect(availability.renders).toBe(2); // one refresh for twenty stale requests
+    expect(since().stale).toBe(20);
     const fresh = await t.http().get('/avail/page');
     expect(fresh.headers['x-cache']).toBe('HIT');
     expect(fresh.text).toContain('render 2');
@@ -73,13 +102,15 @@ describe('availability and speed (e2e)', () => {
 
   it('stale-if-error: a failing render is answered with the kept page, and never stored', async () => {
     const first = await t.http().get('/avail/sie');
-    await sleep(1100);
+    clock.advance(2_000); // past the 1 s TTL (no grace), kept 60 s for errors
     availability.failing = true;
+    const since = statsSince(cache);
     const res = await t.http().get('/avail/sie');
     expect(res.status).toBe(200);
     expect(res.headers['x-cache']).toBe('STALE');
     expect(res.text).toBe(first.text);
-    expect(cache.stats().staleIfError).toBeGreaterThanOrEqual(1);
+    expect(since().staleIfError).toBe(1);
+    expect(since().stored).toBe(0);
     availability.failing = false;
     const recovered = await t.http().get('/avail/sie');
     expect(recovered.headers['x-cache']).toBe('MISS');
@@ -95,10 +126,11 @@ describe('availability and speed (e2e)', () => {
   it('soft eviction marks entries stale (grace applies); hard eviction deletes them', async () => {
     await t.http().get('/avail/page');
     expect(await cache.invalidateByTag('avail', { soft: true })).toBe(1);
+    const since = statsSince(cache);
     const stale = await t.http().get('/avail/page');
     expect(stale.headers['x-cache']).toBe('STALE');
     expect(stale.text).toContain('render 1');
-    await sleep(200);
+    await until(() => since().stored === 1, 'the background refresh to be stored');
     expect((await t.http().get('/avail/page')).text).toContain('render 2');
     expect(await cache.invalidateByTag('avail')).toBe(1);
     expect((await t.http().get('/avail/page')).headers['x-cache']).toBe('MISS');
@@ -107,13 +139,21 @@ describe('availability and speed (e2e)', () => {
   it('hit-for-miss: once a key answered uncacheable, its requests render side by side', async () => {
     await t.http().get('/avail/uncacheable'); // learns: Set-Cookie
     availability.maxInFlight = 0;
-    const started = Date.now();
-    await Promise.all(Array.from({ length: 10 }, () => t.http().get('/avail/uncacheable')));
+    const since = statsSince(cache);
+    // Every render is held until ten run at once: requests queued behind one render (collapsed)
+    // would never get there, and the wait would time out.
+    const open = hold();
+    const all = Promise.all(Array.from({ length: 10 }, () => t.http().get('/avail/uncacheable')));
+    await until(() => availability.inFlight === 10, 'ten renders side by side');
+    open();
+    for (const res of await all) expect(res.status).toBe(200);
     expect(availability.maxInFlight).toBe(10); // nobody queued behind another render
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(since().collapsed).toBe(0);
+    expect(since().notStored('set-cookie')).toBe(10);
   });
 
   it('ETag: a strong validator on hits, 304 with the validator and no representation headers', async () => {
+    const since = statsSince(cache);
     const miss = await t.http().get('/avail/small');
     const etag = miss.headers['etag'];
     expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
@@ -128,7 +168,7 @@ describe('availability and speed (e2e)', () => {
     // edge-rules; the body's own headers go.
     expect(names.sort()).toEqual(['age', 'date', 'etag', 'x-cache', 'x-powered-by']);
     expect((await t.http().get('/avail/small').set('If-None-Match', '"nope"')).status).toBe(200);
-    expect(cache.stats().notModified).toBeGreaterThanOrEqual(1);
+    expect(since().notModified).toBe(1);
   });
 
   it('pages with holes get no strong ETag (their bytes differ per request)', async () => {
@@ -143,7 +183,8 @@ describe('availability and speed (e2e)', () => {
     // The first hit has the variants made (off the event loop) and the entry stored again.
     const firstHit = await rawGet(t, '/avail/text', 'gzip');
     expect(firstHit.headers['x-cache']).toBe('HIT');
-    await sleep(100);
+    // Wait for that event (the variants stored), not a guessed 100 ms.
+    await until(() => variantsStored(t, '/avail/text'), 'the variants to be stored');
     const br = await rawGet(t, '/avail/text', 'gzip, deflate, br');
     expect(br.headers['x-cache']).toBe('HIT');
     expect(br.headers['content-encoding']).toBe('br');
@@ -175,7 +216,7 @@ describe('precompressed variants behind the compression middleware (e2e)', () =>
       expect(miss.headers['content-encoding']).toBe('gzip'); // the middleware compressed the miss
       const identity = zlib.gunzipSync(miss.body);
       await rawGet(t, '/avail/text', 'identity'); // the first hit has the variants made
-      await sleep(100);
+      await until(() => variantsStored(t, '/avail/text'), 'the variants to be stored');
       for (const coding of ['gzip', 'br']) {
         const hit = await rawGet(t, '/avail/text', coding);
         expect(hit.headers['x-cache']).toBe('HIT');

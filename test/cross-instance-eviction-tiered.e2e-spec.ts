@@ -1,15 +1,11 @@
 import 'reflect-metadata';
 import { TieredOutputCacheStore } from '../lib/redis.js';
 import { describeEvictionAcrossInstances } from './helpers/cross-instance.js';
-import { connectRedis, deletePrefix, REDIS_URL } from './helpers/redis.js';
+import { clearRedisPrefix, REDIS_URL } from './helpers/redis.js';
+import { uniqueName } from './helpers/unique-name.js';
 
-const prefix = `oc-xtiered:${process.pid}:`;
-
-async function clean(): Promise<void> {
-  const admin = await connectRedis();
-  await deletePrefix(admin, prefix);
-  admin.disconnect();
-}
+// The bus channel is `{prefix}evictions`: unique with the prefix.
+const prefix = `${uniqueName('oc_xtiered')}:`;
 
 // With its bus, and each instance its own L1 in front of the shared Redis.
 describeEvictionAcrossInstances(
@@ -18,5 +14,5 @@ describeEvictionAcrossInstances(
     new TieredOutputCacheStore({
       redis: { url: REDIS_URL, prefix, redis: { commandTimeout: 2000 } },
     }),
-  { beforeAll: clean, afterAll: clean },
+  { beforeAll: () => clearRedisPrefix(prefix), afterAll: () => clearRedisPrefix(prefix) },
 );

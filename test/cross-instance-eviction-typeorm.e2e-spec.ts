@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { TypeOrmOutputCacheStore } from '../lib/typeorm.js';
 import { describeEvictionAcrossInstances } from './helpers/cross-instance.js';
-import { POSTGRES_URL, preparePostgresSchema } from './helpers/databases.js';
+import { dropPostgresSchema, POSTGRES_URL, preparePostgresSchema } from './helpers/databases.js';
+import { uniqueName } from './helpers/unique-name.js';
 
-/** A schema of this suite's own: the two instances share its tables, and nothing else. */
-const schema = 'oc_xinst_typeorm';
+/** A schema of this run's own: the instances share its tables, and nothing else. */
+const schema = uniqueName('oc_xinst_typeorm');
 
 describeEvictionAcrossInstances(
   'eviction across instances on the TypeORM store, no bus (e2e, real PostgreSQL)',
@@ -15,5 +16,5 @@ describeEvictionAcrossInstances(
       synchronize: true,
       pruneInterval: 0,
     }),
-  { beforeAll: () => preparePostgresSchema(schema) },
+  { beforeAll: () => preparePostgresSchema(schema), afterAll: () => dropPostgresSchema(schema) },
 );

@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import { OutputCacheModule } from '../lib/index.js';
 import { RedisOutputCacheStore } from '../lib/redis.js';
 import { handlerRuns, PagesController, runs } from './fixtures/pages.controller.js';
-import { connectRedis, deletePrefix, REDIS_URL } from './helpers/redis.js';
+import { clearRedisPrefix, REDIS_URL } from './helpers/redis.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { uniqueName } from './helpers/unique-name.js';
 
-const prefix = `oc-lock:${process.pid}:`;
+const prefix = `${uniqueName('oc_lock')}:`;
 
 /** Two instances of an app (own Nest app, own Redis connection) sharing one Redis store. */
 async function instance(): Promise<TestApp> {
@@ -31,18 +32,14 @@ describe('distributed render lock (e2e)', () => {
   let b: TestApp;
 
   beforeAll(async () => {
-    const admin = await connectRedis();
-    await deletePrefix(admin, prefix);
-    admin.disconnect();
+    await clearRedisPrefix(prefix);
     a = await instance();
     b = await instance();
   });
   afterAll(async () => {
     await a?.close();
     await b?.close();
-    const admin = await connectRedis();
-    await deletePrefix(admin, prefix);
-    admin.disconnect();
+    await clearRedisPrefix(prefix);
   });
 
   it('renders a cold page once across instances; the others wait for its entry', async () => {

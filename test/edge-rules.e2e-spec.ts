@@ -12,7 +12,8 @@ import { componentProviders, DonutController } from './fixtures/components.js';
 import { edge, EdgeController, EdgeVaryController } from './fixtures/edge.controller.js';
 import { FaultyStore } from './helpers/faulty-store.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
-import { sleep, until } from './helpers/wait.js';
+import { TestClock } from './helpers/test-clock.js';
+import { drainMicrotasks, settlesWithin, until } from './helpers/wait.js';
 
 /** A GET with a raw request target (supertest would encode it) and optional headers. */
 function rawGet(
@@ -47,10 +48,16 @@ async function entryOf(store: MemoryOutputCacheStore, path: string): Promise<Cac
 
 const count = (map: Record<string, number>, reason: string) => map[reason] ?? 0;
 
+/** Moved forward past a TTL instead of sleeping through it; every test gets the real one back. */
+const clock = new TestClock();
+afterEach(() => clock.restore());
+
 describe('edge rules (e2e): where two concepts meet', () => {
   let t: TestApp;
   let cache: OutputCacheProvider;
   let store: MemoryOutputCacheStore;
+  /** Requests for /edge/slow that reached the app (an Express middleware, before the cache). */
+  let slowArrivals = 0;
 
   beforeAll(async () => {
     t = await createTestApp(
@@ -64,6 +71,10 @@ describe('edge rules (e2e): where two concepts meet', () => {
         app.use((_req: unknown, res: http.ServerResponse, next: () => void) => {
           res.setHeader('Access-Control-Allow-Origin', 'https://shop.example');
           res.setHeader('Strict-Transport-Security', 'max-age=63072000');
+          next();
+        });
+        app.use((req: http.IncomingMessage, _res: unknown, next: () => void) => {
+          if (req.url === '/edge/slow') slowArrivals++;
           next();
         });
       },
@@ -83,6 +94,7 @@ describe('edge rules (e2e): where two concepts meet', () => {
     edge.gate = new Promise<void>((resolve) => (open = resolve));
     const aborted = count(cache.stats().notStored, 'aborted');
     const { port } = t.app.getHttpServer().address() as { port: number };
+    slowArrivals = 0;
     const leader = http.get({ host: '127.0.0.1', port, path: '/edge/slow' });
     leader.on('error', () => undefined);
     await until(() => edge.renders === 1, 'the leader to start rendering');
@@ -92,7 +104,12 @@ describe('edge rules (e2e): where two concepts meet', () => {
         .get('/edge/slow')
         .then((res) => res),
     );
-    await sleep(200); // let the waiters queue (the assertions hold either way)
+    // Every waiter is queued behind the leader before it aborts: the handover is what is tested.
+    // From the first middleware to the wait nothing waits for I/O (memory store), so once the
+    // microtasks ran all forty wait.
+    await until(() => slowArrivals === 41, 'the forty waiters to reach the app');
+    await drainMicrotasks();
+    expect(edge.renders).toBe(1);
     leader.destroy();
     await until(() => edge.renders === 2, 'one waiter to take over the render');
     open();
@@ -110,8 +127,9 @@ describe('edge rules (e2e): where two concepts meet', () => {
   });
 
   it('rule 3: a client sending Cache-Control: no-store cannot keep a page stale for the whole grace', async () => {
+    clock.install();
     await t.http().get('/edge/grace').expect(200);
-    await sleep(1100); // past the 1 s TTL, inside the 60 s grace
+    clock.advance(2_000); // past the 1 s TTL, inside the 60 s grace
     const stale = await t.http().get('/edge/grace').set('Cache-Control', 'no-store');
     expect(stale.headers['x-cache']).toBe('STALE');
     // The refresh it triggered does not inherit the client's no-store: it stores.
@@ -369,8 +387,9 @@ describe('edge rules (e2e): store faults and shutdown', () => {
     });
     edge.renders = 0;
     edge.gate = Promise.resolve();
+    clock.install();
     await t.http().get('/edge/grace');
-    await sleep(1100);
+    clock.advance(2_000); // past the 1 s TTL, inside the 60 s grace
     let release!: () => void;
     const hung = new Promise<void>((resolve) => (release = resolve));
     const controller = EdgeController.prototype as unknown as { grace: () => unknown };
@@ -381,10 +400,10 @@ describe('edge rules (e2e): store faults and shutdown', () => {
     };
     try {
       expect((await t.http().get('/edge/grace')).headers['x-cache']).toBe('STALE');
-      const started = Date.now();
-      await t.close();
-      // Generous: without the bound, close() never returned (the refresh held a connection).
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // The refresh still hangs (`hung` is never released before this): without the bound,
+      // close() never returns (the refresh holds a connection). 20 s only tells a hang from a
+      // slow machine; shutdownTimeout is 0.3 s.
+      await settlesWithin(t.close(), 20_000, 'close() while a refresh hangs');
     } finally {
       controller.grace = grace;
       release();

@@ -12,7 +12,10 @@ import {
   runs,
   TestRoutesProvider,
 } from './fixtures/pages.controller.js';
+import { statsSince } from './helpers/stats-delta.js';
+import { TestClock } from './helpers/test-clock.js';
 import { createTestApp, type TestApp, viewRenders } from './helpers/test-app.js';
+import { drainMicrotasks, until } from './helpers/wait.js';
 
 const options: OutputCacheModuleOptions = {
   varyBy: {
@@ -29,16 +32,27 @@ const options: OutputCacheModuleOptions = {
 describe('OutputCacheModule (e2e)', () => {
   let t: TestApp;
   let cache: OutputCacheProvider;
+  const clock = new TestClock();
+  /** Requests for /slow that reached the app (an Express middleware, before the cache). */
+  let slowArrivals = 0;
 
   beforeAll(async () => {
-    t = await createTestApp({
-      imports: [OutputCacheModule.forRoot(options)],
-      controllers: [PagesController, BlogController],
-      providers: [TestRoutesProvider],
-    });
+    t = await createTestApp(
+      {
+        imports: [OutputCacheModule.forRoot(options)],
+        controllers: [PagesController, BlogController],
+        providers: [TestRoutesProvider],
+      },
+      (app) =>
+        app.use((req: { url: string }, _res: unknown, next: () => void) => {
+          if (req.url === '/slow') slowArrivals++;
+          next();
+        }),
+    );
     cache = t.app.get(OutputCacheProvider);
   });
   afterAll(() => t.close());
+  afterEach(() => clock.restore());
   beforeEach(async () => {
     handlerRuns.clear();
     await cache.invalidateAll();
@@ -57,11 +71,14 @@ describe('OutputCacheModule (e2e)', () => {
     });
 
     it('reports Age in whole seconds since the render', async () => {
+      clock.install();
       await t.http().get('/page');
-      await new Promise((r) => setTimeout(r, 1100));
+      clock.advance(5_000); // inside the default TTL of 60 s
       const hit = await t.http().get('/page');
       expect(hit.headers['x-cache']).toBe('HIT');
-      expect(Number(hit.headers['age'])).toBeGreaterThanOrEqual(1);
+      // At least the 5 s the clock moved; far less than another 5 s, however slow the machine.
+      expect(Number(hit.headers['age'])).toBeGreaterThanOrEqual(5);
+      expect(Number(hit.headers['age'])).toBeLessThan(10);
     });
 
     it('does not render an @Render view again on a hit', async () => {
@@ -184,75 +201,118 @@ describe('OutputCacheModule (e2e)', () => {
   });
 
   describe('never stored', () => {
-    const notStored = async (path: string, runName: string, init = (r: any) => r) => {
+    /** Why the cache did not keep a response: a bypass (never looked up) or a render not stored. */
+    type Reason = { notStored: string } | { bypassed: string };
+    /**
+     * Two requests, both rendered, neither stored, each for `reason` (counted in the stats, so
+     * that a page refused for another reason, or stored and then lost, fails the test).
+     */
+    const notStored = async (
+      path: string,
+      runName: string,
+      reason: Reason,
+      init = (r: any) => r,
+    ) => {
+      const since = statsSince(cache);
       await init(t.http().get(path));
       const second = await init(t.http().get(path));
       expect(second.headers['x-cache']).not.toBe('HIT');
       expect(runs(runName)).toBe(2);
+      expectReason(since, reason, 2);
+    };
+    const expectReason = (since: ReturnType<typeof statsSince>, reason: Reason, times: number) => {
+      const delta = since();
+      if ('notStored' in reason) expect(delta.notStored(reason.notStored)).toBe(times);
+      else expect(delta.bypassed(reason.bypassed)).toBe(times);
+      expect(delta.stored).toBe(0);
     };
 
     it('other methods than GET/HEAD bypass', async () => {
+      const since = statsSince(cache);
       const res = await t.http().post('/page').expect(201);
       expect(res.headers['x-cache']).toBe('BYPASS');
       await t.http().post('/page');
       expect(runs('post-page')).toBe(2);
+      expectReason(since, { bypassed: 'method' }, 2);
     });
 
-    it('status other than 200', () => notStored('/missing', 'missing'));
+    it('status other than 200', () => notStored('/missing', 'missing', { notStored: 'status' }));
     it('an error', async () => {
+      const since = statsSince(cache);
       await t.http().get('/throws').expect(500);
       await t.http().get('/throws').expect(500);
       expect(runs('throws')).toBe(2);
+      expectReason(since, { notStored: 'server-error' }, 2);
     });
-    it('Set-Cookie', () => notStored('/cookie', 'cookie'));
-    it('Cache-Control no-store', () => notStored('/cc/no-store', 'cc-no-store'));
-    it('Cache-Control private', () => notStored('/cc/private', 'cc-private'));
-    it('Cache-Control no-cache', () => notStored('/cc/no-cache', 'cc-no-cache'));
+    it('Set-Cookie', () => notStored('/cookie', 'cookie', { notStored: 'set-cookie' }));
+    it('Cache-Control no-store', () =>
+      notStored('/cc/no-store', 'cc-no-store', { notStored: 'cache-control' }));
+    it('Cache-Control private', () =>
+      notStored('/cc/private', 'cc-private', { notStored: 'cache-control' }));
+    it('Cache-Control no-cache', () =>
+      notStored('/cc/no-cache', 'cc-no-cache', { notStored: 'cache-control' }));
     it('stores Cache-Control public', async () => {
       await t.http().get('/cc/public');
       const hit = await t.http().get('/cc/public');
       expect(hit.headers['x-cache']).toBe('HIT');
       expect(hit.headers['cache-control']).toBe('public, max-age=60');
     });
-    it('Vary: *', () => notStored('/vary/*', 'vary-*'));
-    it('Vary naming a header outside the key', () => notStored('/vary/X-Device', 'vary-X-Device'));
-    it('markRequestAsUncacheable()', () => notStored('/marked', 'marked'));
+    it('Vary: *', () => notStored('/vary/*', 'vary-*', { notStored: 'vary' }));
+    it('Vary naming a header outside the key', () =>
+      notStored('/vary/X-Device', 'vary-X-Device', { notStored: 'vary' }));
+    it('markRequestAsUncacheable()', () =>
+      notStored('/marked', 'marked', { notStored: 'marked-uncacheable' }));
     it('StreamableFile', async () => {
+      const since = statsSince(cache);
       const res = await t.http().get('/stream').expect(200);
       expect(res.text ?? res.body.toString()).toContain('streamed body');
       await t.http().get('/stream');
       expect(runs('stream')).toBe(2);
-      expect(cache.stats().notStored.stream).toBeGreaterThanOrEqual(2);
+      expectReason(since, { notStored: 'stream' }, 2);
     });
     it('a streamed @Res() response', async () => {
+      const since = statsSince(cache);
       const res = await t.http().get('/raw').expect(200);
       expect(res.text).toBe('<p>raw</p>');
       await t.http().get('/raw');
       expect(runs('raw')).toBe(2);
+      expectReason(since, { notStored: 'stream' }, 2);
     });
-    it('a body over maxEntryBytes', () => notStored('/big?size=200000', 'big'));
+    it('a body over maxEntryBytes', () =>
+      notStored('/big?size=200000', 'big', { notStored: 'too-large' }));
     it('an excluded path', async () => {
+      const since = statsSince(cache);
       const res = await t.http().get('/admin/dashboard');
       expect(res.headers['x-cache']).toBe('BYPASS');
       await t.http().get('/admin/dashboard');
       expect(runs('admin')).toBe(2);
+      expectReason(since, { bypassed: 'excluded' }, 2);
     });
     it('a GET with a body', () =>
-      notStored('/page', 'page', (r) => r.set('Content-Type', 'text/plain').send('hello')));
+      notStored('/page', 'page', { bypassed: 'request-body' }, (r) =>
+        r.set('Content-Type', 'text/plain').send('hello'),
+      ));
     it('method-override headers', () =>
-      notStored('/page', 'page', (r) => r.set('X-HTTP-Method-Override', 'DELETE')));
-    it('_method in the query', () => notStored('/page?_method=DELETE', 'page'));
+      notStored('/page', 'page', { bypassed: 'method-override' }, (r) =>
+        r.set('X-HTTP-Method-Override', 'DELETE'),
+      ));
+    it('_method in the query', () =>
+      notStored('/page?_method=DELETE', 'page', { bypassed: 'method-override' }));
     it('Authorization', async () => {
+      const since = statsSince(cache);
       const res = await t.http().get('/page').set('Authorization', 'Bearer abc');
       expect(res.headers['x-cache']).toBe('BYPASS');
       await t.http().get('/page').set('Authorization', 'Bearer abc');
       expect(runs('page')).toBe(2);
       expect(await cache.count()).toBe(0);
+      expectReason(since, { bypassed: 'authenticated' }, 2);
     });
     it('a session cookie, and serves no cached page to it', async () => {
       await t.http().get('/page').expect(200);
+      const since = statsSince(cache);
       const signedIn = await t.http().get('/page').set('Cookie', 'theme=dark; sid=123');
       expect(signedIn.headers['x-cache']).toBe('BYPASS');
+      expect(since().bypassed('authenticated')).toBe(1); // the session cookie signs in
       expect(runs('page')).toBe(2);
       const otherCookie = await t.http().get('/page').set('Cookie', 'theme=dark');
       expect(otherCookie.headers['x-cache']).toBe('HIT');
@@ -275,11 +335,13 @@ describe('OutputCacheModule (e2e)', () => {
       expect(res.headers['x-cache']).toBe('HIT');
     });
     it('counts each reason', async () => {
+      const since = statsSince(cache);
       await t.http().get('/cookie');
       await t.http().get('/page').set('Authorization', 'x');
-      const stats = cache.stats();
-      expect(stats.notStored['set-cookie']).toBeGreaterThanOrEqual(1);
-      expect(stats.bypassed['authenticated']).toBeGreaterThanOrEqual(1);
+      const delta = since();
+      expect(delta.notStored('set-cookie')).toBe(1);
+      expect(delta.bypassed('authenticated')).toBe(1);
+      expect(delta.stored).toBe(0);
     });
   });
 
@@ -394,15 +456,21 @@ describe('OutputCacheModule (e2e)', () => {
 
   describe('render collapse', () => {
     it('renders a cold page once for 200 concurrent requests', async () => {
+      const since = statsSince(cache);
       const release = holdSlowRenders();
+      slowArrivals = 0;
       const requests = Array.from({ length: 200 }, () =>
         t
           .http()
           .get('/slow')
           .then((r) => r),
       );
-      // Let every request reach the cache before the render finishes.
-      await new Promise((r) => setTimeout(r, 300));
+      // Every request reaches the cache before the render finishes: all 200 arrived, and from
+      // the app's first middleware to waiting for the render (memory store: a synchronous
+      // read) no step waits for I/O, so once the microtasks ran they all wait.
+      await until(() => slowArrivals === 200, '200 requests to reach the app', 30_000);
+      await drainMicrotasks();
+      expect(runs('slow')).toBe(1);
       release();
       const responses = await Promise.all(requests);
       expect(runs('slow')).toBe(1);
@@ -411,10 +479,12 @@ describe('OutputCacheModule (e2e)', () => {
         expect(res.text).toBe('<p>slow 1</p>');
       }
       expect(responses.filter((r) => r.headers['x-cache'] === 'MISS')).toHaveLength(1);
-      expect(cache.stats().collapsed).toBeGreaterThanOrEqual(199);
+      // Each of the 199 others waited for that render (not a hit after it was stored).
+      expect(since().collapsed).toBe(199);
     });
 
     it('lets waiters render for themselves when the render is not storable', async () => {
+      const since = statsSince(cache);
       const requests = Array.from({ length: 20 }, () => t.http().get('/cookie'));
       const responses = await Promise.all(requests);
       for (const res of responses) {
@@ -422,6 +492,9 @@ describe('OutputCacheModule (e2e)', () => {
         expect(res.text).toMatch(/^<p>cookie \d+<\/p>$/);
       }
       expect(runs('cookie')).toBeGreaterThan(1);
+      // Every render was refused for its cookie; none was handed to a waiter.
+      expect(since().notStored('set-cookie')).toBe(runs('cookie'));
+      expect(since().collapsed).toBe(0);
     });
 
     it('lets waiters of a failing render get their own answer, never a cached error', async () => {
@@ -460,10 +533,16 @@ describe('OutputCacheModule bounds and options (e2e)', () => {
     });
     try {
       const cache = t.app.get(OutputCacheProvider);
+      const since = statsSince(cache);
       for (let i = 0; i < 10; i++) await t.http().get(`/big?size=20000&i=${i}`);
+      // Every render was stored (and then pushed out by later ones): the bound did the work.
+      await until(() => since().stored === 10, 'the ten stores');
       const entries = await cache.list({ take: 100 });
+      // Bounds that an empty store also meets would prove nothing: the newest pages are kept.
+      expect(entries.length).toBeGreaterThanOrEqual(3);
       expect(entries.length).toBeLessThanOrEqual(4);
       expect(entries.reduce((sum, e) => sum + e.size, 0)).toBeLessThanOrEqual(100_000);
+      expect((await t.http().get('/big?size=20000&i=9')).headers['x-cache']).toBe('HIT');
     } finally {
       await t.close();
     }

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import {
@@ -14,6 +13,9 @@ import { createSampleApp } from '../sample-app/create-sample-app.js';
 import type { SampleAppOptions } from '../sample-app/sample-app.options.js';
 import { Category } from '../sample-app/entities/category.entity.js';
 import { Product } from '../sample-app/entities/product.entity.js';
+import { statsSince } from './helpers/stats-delta.js';
+import { TestClock } from './helpers/test-clock.js';
+import { eventually, until } from './helpers/wait.js';
 
 describe('sample shop (e2e)', () => {
   let app: NestExpressApplication;
@@ -528,18 +530,23 @@ describe('sample shop (e2e)', () => {
 });
 
 /**
- * Expiry with a 1-second TTL: grace (an expired page is served STALE while one background render
- * refreshes it), stale-if-error (a failed render is answered with the kept page) and the
- * simulated database outage of `POST /admin/outage`.
+ * Expiry with a 30-second TTL, passed by moving the clock (never by sleeping: a 1 s TTL broke
+ * "MISS then HIT" on a busy machine): grace (an expired page is served STALE while one
+ * background render refreshes it), stale-if-error (a failed render is answered with the kept
+ * page) and the simulated database outage of `POST /admin/outage`.
  */
-describe('sample shop: stale pages (1-second TTL)', () => {
-  /** A little more than the TTL: entries stored before are expired after it. */
-  const PAST_TTL_MS = 1_200;
+describe('sample shop: stale pages (30-second TTL, clock moved past it)', () => {
+  const TTL_S = 30;
+  /** More than the TTL, less than TTL + grace (30 s): entries stored before are expired after it. */
+  const PAST_TTL_MS = 31_000;
+  const clock = new TestClock();
+  beforeEach(() => clock.install());
+  afterEach(() => clock.restore());
 
   describe('with grace (30 s) and stale-if-error (600 s)', () => {
     let shop: Shop;
     beforeAll(async () => {
-      shop = await startShop({ cacheTtl: 1 });
+      shop = await startShop({ cacheTtl: TTL_S });
     });
     afterEach(() => shop.setOutage(false));
     afterAll(() => shop.app.close());
@@ -569,9 +576,10 @@ describe('sample shop: stale pages (1-second TTL)', () => {
       await shop.setPriceQuietly(stove.id, 74);
       expect(withoutToken((await shop.get(page)).text)).toBe(withoutToken(oldPage));
 
-      await sleep(PAST_TTL_MS);
+      clock.advance(PAST_TTL_MS);
       await shop.setOutage(true);
       const before = shop.stats();
+      const since = statsSince(shop);
       for (let i = 0; i < 3; i++) {
         // In its grace: STALE, while a background refresh (failing: 503) is attempted. A failed
         // refresh keeps the entry.
@@ -580,12 +588,17 @@ describe('sample shop: stale pages (1-second TTL)', () => {
         expect(stale.headers['x-cache']).toBe('STALE');
         expect(stale.headers['content-type']).toMatch(/^text\/html/);
         expect(withoutToken(stale.text)).toBe(withoutToken(oldPage));
-        expect(Number(stale.headers.age)).toBeGreaterThanOrEqual(1);
+        expect(Number(stale.headers.age)).toBeGreaterThanOrEqual(PAST_TTL_MS / 1000);
         const staleCategory = await shop.get(category);
         expect(staleCategory.status).toBe(200);
         expect(staleCategory.headers['x-cache']).toBe('STALE');
         expect(staleCategory.text).toBe(oldCategory);
-        await sleep(50);
+        // Both background refreshes failed (503: not stored) before the next round: each round
+        // tries again, and a failed refresh keeps the entry.
+        await until(
+          () => since().notStored('server-error') === 2 * (i + 1),
+          `round ${i + 1}'s two failed refreshes`,
+        );
       }
       // Served in grace, not as a fallback of a failed render in the request itself.
       expect(shop.stats().stale - before.stale).toBe(6);
@@ -600,7 +613,8 @@ describe('sample shop: stale pages (1-second TTL)', () => {
       const fresh = await pollUntilHit(shop, page);
       expect(fresh.status).toBe(200);
       expect(fresh.text).toContain('<p class="price">$74.00</p>');
-      expect(Number(fresh.headers.age)).toBeLessThanOrEqual(1);
+      // Rendered after the clock moved: younger than the expired copy (31 s and more).
+      expect(Number(fresh.headers.age)).toBeLessThan(PAST_TTL_MS / 1000);
       expect((await pollUntilHit(shop, category)).status).toBe(200);
       // The page that answered 503 renders and is stored again.
       const spork = await shop.get('/product/long-spork');
@@ -616,7 +630,7 @@ describe('sample shop: stale pages (1-second TTL)', () => {
       expect(oldPage).toContain(`<p class="price">$${shoe.price.toFixed(2)}</p>`);
       await shop.setPriceQuietly(shoe.id, 123.45);
 
-      await sleep(PAST_TTL_MS);
+      clock.advance(PAST_TTL_MS);
       const stale = await shop.get(page);
       expect(stale.status).toBe(200);
       expect(stale.headers['x-cache']).toBe('STALE');
@@ -624,14 +638,14 @@ describe('sample shop: stale pages (1-second TTL)', () => {
 
       const fresh = await pollUntilHit(shop, page);
       expect(fresh.text).toContain('<p class="price">$123.45</p>');
-      expect(Number(fresh.headers.age)).toBeLessThanOrEqual(1);
+      expect(Number(fresh.headers.age)).toBeLessThan(PAST_TTL_MS / 1000);
     });
   });
 
   describe('without grace, stale-if-error only', () => {
     let shop: Shop;
     beforeAll(async () => {
-      shop = await startShop({ cacheTtl: 1, cacheGrace: 0 });
+      shop = await startShop({ cacheTtl: TTL_S, cacheGrace: 0 });
     });
     afterEach(() => shop.setOutage(false));
     afterAll(() => shop.app.close());
@@ -642,7 +656,7 @@ describe('sample shop: stale pages (1-second TTL)', () => {
       const oldPage = await expectMissThenHit(shop, page);
       await shop.setPriceQuietly(stove.id, 74);
 
-      await sleep(PAST_TTL_MS);
+      clock.advance(PAST_TTL_MS);
       await shop.setOutage(true);
       const before = shop.stats();
       for (let i = 0; i < 2; i++) {
@@ -727,17 +741,13 @@ async function expectMissThenHit(shop: Shop, path: string): Promise<string> {
   return first.text;
 }
 
-/** GETs a page until the cache answers HIT (a background refresh stored it), for up to 3 s. */
-async function pollUntilHit(shop: Shop, path: string, timeoutMs = 3_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await shop.get(path);
-    if (res.headers['x-cache'] === 'HIT' || Date.now() > deadline) {
-      expect(res.headers['x-cache']).toBe('HIT');
-      return res;
-    }
-    await sleep(25);
-  }
+/** GETs a page until the cache answers HIT (a background refresh stored it). */
+function pollUntilHit(shop: Shop, path: string) {
+  return eventually(
+    async () => shop.get(path),
+    (res) => res.headers['x-cache'] === 'HIT',
+    `a HIT on ${path}`,
+  );
 }
 
 /** The CSRF token of the page's form (the built-in `AntiForgeryToken` hole). */

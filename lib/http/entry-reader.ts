@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { ComponentRegistry } from '../components/component.registry.js';
-import { OutputCacheStats } from '../provider/output-cache.stats.js';
+import { OutputCacheEvents } from '../observability/output-cache-events.js';
 import type { CacheEntry } from '../stores/cache-entry.js';
 import { ResilientStore } from '../stores/resilient.store.js';
 import { BackgroundTasks } from './background-tasks.js';
@@ -23,7 +23,7 @@ export class EntryReader {
   constructor(
     protected readonly store: ResilientStore,
     protected readonly components: ComponentRegistry,
-    protected readonly stats: OutputCacheStats,
+    protected readonly events: OutputCacheEvents,
     protected readonly tasks: BackgroundTasks,
   ) {}
 
@@ -45,7 +45,13 @@ export class EntryReader {
       this.checked.add(entry);
       return entry;
     }
-    this.stats.unservable++;
+    this.events.decision({
+      result: 'unservable',
+      route: entry.routeId,
+      reason,
+      url: entry.path,
+      key: entry.key,
+    });
     if (!this.reported.has(entry.key)) {
       this.reported.set(entry.key, true);
       this.logger.warn(`unservable entry (${reason}) for ${entry.key}: deleted, rendered anew`);

@@ -4,7 +4,7 @@ import type { CacheEntry } from '../stores/cache-entry.js';
 /**
  * Why a readable entry cannot be served, or undefined when it can. A store may hand back an
  * entry that decodes but would fail while being written: a status outside 200-599, a header
- * that Node refuses (CR/LF in a value), hole offsets outside the body, hole arguments that are
+ * or ETag that Node refuses (CR/LF in a value), hole offsets outside the body, hole arguments that are
  * not JSON, or a hole naming a component this instance does not have (a rolling deploy sharing
  * Redis). Such an entry is a miss, not a 500 on every hit until its TTL.
  */
@@ -27,6 +27,15 @@ export function unservableReason(
       }
     } catch (error) {
       return `header ${JSON.stringify(name)}: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  if (entry.etag !== undefined) {
+    // Written as the `ETag` header of every hit and 304, like a stored header.
+    try {
+      if (typeof entry.etag !== 'string') throw new TypeError('not text');
+      validateHeaderValue('etag', entry.etag);
+    } catch (error) {
+      return `etag: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
   let last = 0;

@@ -2,11 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { from, map, type Observable, of } from 'rxjs';
 import { PageComposer } from '../components/page-composer.js';
 import { outputCacheContext } from '../display-control/request-context.js';
-import { X_CACHE_HEADER } from '../output-cache.constants.js';
+import { X_CACHE_HEADER, X_CACHE_REASON_HEADER } from '../output-cache.constants.js';
+import { CdnHeaders } from '../cdn/cdn-headers.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
-import { OutputCacheStats } from '../provider/output-cache.stats.js';
+import { OutputCacheEvents } from '../observability/output-cache-events.js';
 import type { CacheEntry, StoredHeaders } from '../stores/cache-entry.js';
+import type { Lookup } from './lookup.js';
 import { HttpPlatform } from './platform/http-platform.js';
 import { RequestScope } from './request-scope.js';
 import { VariantCompressor } from './variant-compressor.js';
@@ -14,6 +16,14 @@ import { etagMatches, pickVariant, type Variant } from './variants.js';
 
 /** Whether an entry is served fresh (`HIT`) or stale (`STALE`: grace, stale-if-error). */
 export type HitLabel = 'HIT' | 'STALE';
+
+/**
+ * How a response served from the cache came about, as its decision reports it: `hit` (fresh),
+ * `stale` (in grace, refreshed in the background), `stale-if-error` (the render failed),
+ * `collapsed` (waited for another request's render). A 304 reports `not-modified` with this as
+ * its `reason`.
+ */
+export type ServedResult = 'hit' | 'stale' | 'stale-if-error' | 'collapsed';
 
 /**
  * Stored headers a 304 repeats (RFC 9110 §15.4.5), besides `ETag`. Headers that middleware set
@@ -36,33 +46,46 @@ const REPRESENTATION_HEADERS = [
  */
 @Injectable()
 export class HitWriter {
+  /** The `cdn` option's headers (null without it), made on first use. */
+  private cdnHeaders: CdnHeaders | null | undefined;
+
   constructor(
     @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
     protected readonly platform: HttpPlatform,
-    protected readonly stats: OutputCacheStats,
+    protected readonly events: OutputCacheEvents,
     protected readonly composer: PageComposer,
     protected readonly scope: RequestScope,
     protected readonly compressor: VariantCompressor,
   ) {}
 
-  /** Writes `entry` as the response of `req`. */
-  write(req: any, res: any, entry: CacheEntry, label: HitLabel): Observable<unknown> {
-    this.stats.hits++;
+  /** Writes `entry` as the response of the lookup's request, and reports it as `result`. */
+  write(lookup: Lookup, entry: CacheEntry, result: ServedResult): Observable<unknown> {
+    const { req, res } = lookup;
     const isHead = this.platform.method(req) === 'HEAD';
+    const label: HitLabel =
+      result === 'hit' || (result === 'collapsed' && entry.expiresAt > Date.now())
+        ? 'HIT'
+        : 'STALE';
     const extra: StoredHeaders = this.options.headers
       ? { [X_CACHE_HEADER]: label, age: ageOf(entry) }
       : {};
+    if (this.options.reasonHeader) extra[X_CACHE_REASON_HEADER] = result;
+    // Not for a CDN to keep: an entry stored without tags (holes, private vary-by), or a stale one.
+    const cdn = this.cdn?.forHit(entry, label === 'STALE');
+    if (cdn) Object.assign(extra, cdn);
     if (!entry.holes || entry.holes.length === 0) {
       this.compressor.onHit(entry);
       const headers = this.platform.headers(req);
       const variant = pickVariant(entry, headers['accept-encoding']);
       if (entry.etag && etagMatches(headers['if-none-match'], variant.etag)) {
-        this.stats.notModified++;
+        if (this.options.reasonHeader) extra[X_CACHE_REASON_HEADER] = 'not-modified';
         this.notModified(res, entry, variant, extra);
+        this.served(lookup, 'not-modified', result);
         return of(undefined);
       }
       const body = isHead ? undefined : variant.body;
       this.platform.writeResponse(res, entry.status, body, entry.headers, variant.headers, extra);
+      this.served(lookup, result, undefined);
       return of(undefined);
     }
     const ctx = this.scope.create(req, res, entry.routeId, false);
@@ -75,12 +98,37 @@ export class HitWriter {
         entry.headers,
         extra,
       );
+      this.served(lookup, result, undefined);
       return undefined;
     };
     const page = { body: entry.body, holes: entry.holes };
     const filled = outputCacheContext.run(ctx, () => this.composer.fill(ctx, page));
     // Holes that answered synchronously: the page is written in this very tick.
     return Buffer.isBuffer(filled) ? of(write(filled)) : from(filled).pipe(map(write));
+  }
+
+  /** The `cdn` option's headers, or undefined without it. */
+  protected get cdn(): CdnHeaders | undefined {
+    if (this.cdnHeaders === undefined) this.cdnHeaders = CdnHeaders.of(this.options) ?? null;
+    return this.cdnHeaders ?? undefined;
+  }
+
+  /** Reports a served response, timed from the cache seeing the request to now. */
+  protected served(
+    lookup: Lookup,
+    result: ServedResult | 'not-modified',
+    reason: ServedResult | undefined,
+  ): void {
+    this.events.decision({
+      result,
+      route: lookup.policy.routeId,
+      reason,
+      url: lookup.url,
+      key: lookup.key,
+      durationMs: performance.now() - lookup.startedAt,
+      // For listeners that replay the page (refresh-ahead copies its host and vary-by headers).
+      request: lookup.req,
+    });
   }
 
   /** A 304: the validator and the headers of {@link HEADERS_INCLUDED_IN_304}. */

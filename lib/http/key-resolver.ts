@@ -31,6 +31,7 @@ export class KeyResolver {
     next: CallHandler,
     refresh: boolean,
   ): Lookup | Bypass | Promise<Lookup | Bypass> {
+    const startedAt = performance.now();
     const url = this.platform.url(req);
     const split = splitUrl(url);
     const path = split.path;
@@ -46,7 +47,7 @@ export class KeyResolver {
       const key = buildCacheKey({ protocol, host, url, split }, policy, this.options, vary);
       return key === undefined
         ? { bypass: 'key-error' }
-        : { req, res, key, path, policy, next, refresh };
+        : { req, res, key, path, url, startedAt, policy, next, refresh };
     };
     let vary: VaryByValue[] | Promise<VaryByValue[]>;
     try {

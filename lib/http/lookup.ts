@@ -10,6 +10,10 @@ export interface Lookup {
   readonly key: string;
   /** The normalised path (for `exclude`, prefix eviction and logs). */
   readonly path: string;
+  /** The request's path and query as received (for the decision events and logs). */
+  readonly url: string;
+  /** `performance.now()` when the cache saw the request (decision durations). */
+  readonly startedAt: number;
   readonly policy: RoutePolicy;
   readonly next: CallHandler;
   /** A background refresh of a stale entry (the in-process request of `StaleRefresher`). */

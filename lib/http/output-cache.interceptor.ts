@@ -8,11 +8,11 @@ import {
 } from '@nestjs/common';
 import { from, mergeMap, type Observable } from 'rxjs';
 import { ComponentRegistry } from '../components/component.registry.js';
-import { X_CACHE_HEADER } from '../output-cache.constants.js';
+import { X_CACHE_HEADER, X_CACHE_REASON_HEADER } from '../output-cache.constants.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { type RoutePolicy, RoutePolicyResolver } from '../policy/route-policy.resolver.js';
-import { OutputCacheStats } from '../provider/output-cache.stats.js';
+import { OutputCacheEvents } from '../observability/output-cache-events.js';
 import { type CacheEntry, freshnessOf } from '../stores/cache-entry.js';
 import { EntryReader } from './entry-reader.js';
 import { HitWriter } from './hit-writer.js';
@@ -48,7 +48,7 @@ export class OutputCacheInterceptor implements NestInterceptor {
     protected readonly recorder: ResponseRecorder,
     protected readonly refresher: StaleRefresher,
     protected readonly components: ComponentRegistry,
-    protected readonly stats: OutputCacheStats,
+    protected readonly events: OutputCacheEvents,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -77,14 +77,12 @@ export class OutputCacheInterceptor implements NestInterceptor {
 
   /** Fresh: a hit. In its grace: served stale while one background render refreshes it. */
   protected decide(lookup: Lookup, entry: CacheEntry | undefined): Observable<unknown> {
-    const { req, res } = lookup;
     switch (entry && freshnessOf(entry, Date.now())) {
       case 'fresh':
-        return this.hits.write(req, res, entry!, 'HIT');
+        return this.hits.write(lookup, entry!, 'hit');
       case 'grace':
-        this.stats.stale++;
         this.refresher.refresh(lookup);
-        return this.hits.write(req, res, entry!, 'STALE');
+        return this.hits.write(lookup, entry!, 'stale');
       case 'kept':
         // Past its grace, still kept for stale-if-error: render, and fall back to it on failure.
         return this.coordinator.miss(lookup, entry);
@@ -100,9 +98,17 @@ export class OutputCacheInterceptor implements NestInterceptor {
     policy: RoutePolicy,
     next: CallHandler,
   ): Observable<unknown> {
-    this.stats.bypass(reason);
-    this.logger.debug(`bypass (${reason}): ${policy.routeId} ${this.platform.url(req)}`);
+    this.events.decision({
+      result: 'bypass',
+      route: policy.routeId,
+      reason,
+      url: this.platform.url(req),
+      request: req,
+    });
     if (this.options.headers) this.platform.setHeader(res, X_CACHE_HEADER, 'BYPASS');
+    if (this.options.reasonHeader) {
+      this.platform.setHeader(res, X_CACHE_REASON_HEADER, `bypass: ${reason}`);
+    }
     return this.recorder.pass(req, res, policy.routeId, next);
   }
 }

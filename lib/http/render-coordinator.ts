@@ -3,7 +3,6 @@ import { LRUCache } from 'lru-cache';
 import { from, mergeMap, type Observable } from 'rxjs';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
-import { OutputCacheStats } from '../provider/output-cache.stats.js';
 import type { CacheEntry } from '../stores/cache-entry.js';
 import { ResilientStore } from '../stores/resilient.store.js';
 import { EntryReader } from './entry-reader.js';
@@ -45,7 +44,6 @@ export class RenderCoordinator {
     protected readonly platform: HttpPlatform,
     protected readonly store: ResilientStore,
     protected readonly reader: EntryReader,
-    protected readonly stats: OutputCacheStats,
     protected readonly recorder: ResponseRecorder,
     protected readonly hits: HitWriter,
   ) {
@@ -75,9 +73,11 @@ export class RenderCoordinator {
     }
     if (this.collapser.has(key)) return this.wait(lookup, fallback);
     if (head) {
-      // HEAD is answered from the GET entry but never creates one.
-      this.stats.skip('head');
-      return this.recorder.render(lookup, undefined, fallback);
+      // HEAD is answered from the GET entry but never creates one (reported after render()
+      // set its X-Cache-Reason, which this replaces).
+      const rendered = this.recorder.render(lookup, undefined, fallback);
+      this.recorder.notStored('head', lookup);
+      return rendered;
     }
     const finish = this.lead(key)!;
     if (this.options.distributedLock && this.store.canLock) {
@@ -85,7 +85,7 @@ export class RenderCoordinator {
         mergeMap(({ entry, release }) => {
           if (entry) {
             finish({ entry });
-            return this.hits.write(lookup.req, lookup.res, entry, 'HIT');
+            return this.hits.write(lookup, entry, 'collapsed');
           }
           const done: Finish = (outcome) => {
             finish(outcome);
@@ -99,13 +99,11 @@ export class RenderCoordinator {
   }
 
   private wait(lookup: Lookup, fallback: CacheEntry | undefined): Observable<unknown> {
-    const { req, res, key } = lookup;
+    const { key } = lookup;
     return from(this.collapser.wait(key, this.options.collapseTimeout * 1000)).pipe(
       mergeMap((outcome) => {
         if (typeof outcome === 'object' && 'entry' in outcome) {
-          this.stats.collapsed++;
-          const label = outcome.entry.expiresAt > Date.now() ? 'HIT' : 'STALE';
-          return this.hits.write(req, res, outcome.entry, label);
+          return this.hits.write(lookup, outcome.entry, 'collapsed');
         }
         // The leader's client went away: lead a new render, or wait for whoever does.
         if (typeof outcome === 'object' && 'handover' in outcome)
@@ -149,10 +147,7 @@ export class RenderCoordinator {
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25));
       const found = await this.reader.read(key);
-      if (found) {
-        this.stats.collapsed++;
-        return { entry: found };
-      }
+      if (found) return { entry: found };
     }
     return {};
   }

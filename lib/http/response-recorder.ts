@@ -7,13 +7,14 @@ import {
   type OutputCacheRequestContext,
   outputCacheContext,
 } from '../display-control/request-context.js';
-import { X_CACHE_HEADER } from '../output-cache.constants.js';
+import { X_CACHE_HEADER, X_CACHE_REASON_HEADER } from '../output-cache.constants.js';
+import { CdnHeaders } from '../cdn/cdn-headers.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { requestForbidsStoring } from '../policy/request-rules.js';
 import { responseNotStoredReason } from '../policy/response-rules.js';
 import { EvictionLog } from '../provider/eviction-log.js';
-import { OutputCacheStats } from '../provider/output-cache.stats.js';
+import { OutputCacheEvents } from '../observability/output-cache-events.js';
 import { type CacheEntry, retainUntil } from '../stores/cache-entry.js';
 import { ownBuffer } from '../stores/own-buffer.js';
 import { ResilientStore } from '../stores/resilient.store.js';
@@ -62,11 +63,13 @@ interface Recording {
 @Injectable()
 export class ResponseRecorder {
   protected readonly logger = new Logger('OutputCache');
+  /** The `cdn` option's headers (null without it), made on first use. */
+  private cdnHeaders: CdnHeaders | null | undefined;
 
   constructor(
     @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
     protected readonly platform: HttpPlatform,
-    protected readonly stats: OutputCacheStats,
+    protected readonly events: OutputCacheEvents,
     protected readonly composer: PageComposer,
     protected readonly scope: RequestScope,
     protected readonly store: ResilientStore,
@@ -83,8 +86,22 @@ export class ResponseRecorder {
    */
   render(lookup: Lookup, finish: Finish | undefined, fallback?: CacheEntry): Observable<unknown> {
     const { req, res, policy, next } = lookup;
-    this.stats.misses++;
     if (this.options.headers) this.platform.setHeader(res, X_CACHE_HEADER, 'MISS');
+    // Not for a CDN unless the page turns out stored and taggable (see cdnHead).
+    this.cdn?.apply(res, this.platform, undefined);
+    // Replaced by the not-stored reason if the response rules refuse the page.
+    if (this.options.reasonHeader) this.platform.setHeader(res, X_CACHE_REASON_HEADER, 'miss');
+    // Reported when the response ends, timed from the cache seeing the request.
+    this.platform.onClose(res, () =>
+      this.events.decision({
+        result: 'miss',
+        route: policy.routeId,
+        url: lookup.url,
+        key: lookup.key,
+        durationMs: performance.now() - lookup.startedAt,
+        request: req,
+      }),
+    );
     const ctx = this.scope.create(req, res, policy.routeId, finish !== undefined);
     ctx.startedAt = this.evictions.now();
     const rec = finish || fallback ? this.record(lookup, ctx, finish, fallback) : undefined;
@@ -249,6 +266,7 @@ export class ResponseRecorder {
     const evicted = () => this.evictions.evictedSince(ctx.startedAt, key, path, tags);
     if (!reason && evicted()) reason = 'evicted-during-render';
     if (reason) {
+      this.cdnHead(rec, undefined);
       this.notStored(reason, lookup);
       rec.end({ notStored: reason });
       return;
@@ -261,6 +279,12 @@ export class ResponseRecorder {
       tags,
       renderedAt: rec.renderedAt,
     });
+    if (this.cdn) {
+      // Stored with the entry: hits send the same tags at no cost.
+      const cdn = this.cdn.forPage(policy, tags, page.holes.length > 0, judged['vary']);
+      if (cdn) Object.assign(entry.headers, cdn);
+      this.cdnHead(rec, cdn);
+    }
     const started = this.tasks.run('storing a page', async () => {
       const written = await this.store.setIfCurrent(entry);
       const stored = written === 'stored';
@@ -272,7 +296,15 @@ export class ResponseRecorder {
         rec.end({ notStored: 'evicted-during-render' });
         return;
       }
-      if (stored) this.stats.stored++;
+      if (stored) {
+        this.events.decision({
+          result: 'stored',
+          route: policy.routeId,
+          url: lookup.url,
+          key,
+          request: req,
+        });
+      }
       // A failed write still hands the page to the waiters.
       rec.end({ entry });
     });
@@ -282,10 +314,21 @@ export class ResponseRecorder {
     }
   }
 
+  /** The `cdn` option's headers, or undefined without it. */
+  protected get cdn(): CdnHeaders | undefined {
+    if (this.cdnHeaders === undefined) this.cdnHeaders = CdnHeaders.of(this.options) ?? null;
+    return this.cdnHeaders ?? undefined;
+  }
+
+  /** The CDN's headers on this response, while its head is not written yet (decide runs then). */
+  private cdnHead(rec: Recording, headers: Record<string, string | string[]> | undefined): void {
+    const { res } = rec.lookup;
+    if (this.cdn && !this.platform.headersSent(res)) this.cdn.apply(res, this.platform, headers);
+  }
+
   /** Stale-if-error: the render failed; answer with the kept entry, and so do the waiters. */
   private serveKept(rec: Recording, kept: CacheEntry): void {
-    const { req, res, policy, path } = rec.lookup;
-    this.stats.staleIfError++;
+    const { res, policy, path } = rec.lookup;
     this.logger.warn(
       `${policy.routeId} ${path} answered ${this.platform.status(res)}: serving the kept entry`,
     );
@@ -294,7 +337,7 @@ export class ResponseRecorder {
     for (const name of Object.keys(this.platform.responseHeaders(res))) {
       if (name !== 'x-cache') this.platform.removeHeader(res, name);
     }
-    this.hits.write(req, res, kept, 'STALE').subscribe({
+    this.hits.write(rec.lookup, kept, 'stale-if-error').subscribe({
       error: (error: unknown) => {
         this.logger.error(`serving the kept entry failed: ${String(error)}`);
         if (!this.platform.headersSent(res)) this.platform.writeResponse(res, 500, undefined);
@@ -302,9 +345,27 @@ export class ResponseRecorder {
     });
   }
 
-  private notStored(reason: string, lookup: Lookup): void {
-    this.stats.skip(reason);
-    this.logger.debug(`not stored (${reason}): ${lookup.policy.routeId} ${lookup.path}`);
+  /**
+   * Reports a rendered page that is not stored, and says why in `X-Cache-Reason` while the
+   * head is not written yet (the rules run as it is written: see onHeadersWritten).
+   */
+  notStored(reason: string, lookup: Lookup): void {
+    const { res, policy, url, key } = lookup;
+    if (this.options.reasonHeader && !this.platform.headersSent(res)) {
+      this.platform.setHeader(res, X_CACHE_REASON_HEADER, `not-stored: ${reason}`);
+    }
+    this.events.decision({
+      result: 'not-stored',
+      route: policy.routeId,
+      reason,
+      url,
+      key,
+      request: lookup.req,
+    });
+    // An eviction made while the page rendered overtook it (see EvictionLog, setIfCurrent).
+    if (reason === 'evicted-during-render') {
+      this.events.eviction({ cause: 'overtaken', values: [key], count: 1 });
+    }
   }
 }
 

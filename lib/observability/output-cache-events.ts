@@ -33,6 +33,12 @@ export interface CacheDecision {
   key?: string;
   /** Milliseconds from the cache seeing the request to the response being written, when known. */
   durationMs?: number;
+  /**
+   * The request the decision was made for (the platform's own object), when there is one. For
+   * listeners that need more than the URL: refresh-ahead copies its `Host` and the headers that
+   * decide vary-by values, to replay the page later. Read it during the call; never keep it.
+   */
+  request?: unknown;
 }
 
 /**
@@ -40,7 +46,8 @@ export interface CacheDecision {
  * store's bound (`lru`) or their lifetime (`expiry`), or a render that was `overtaken` by an
  * eviction and so not stored.
  */
-export type EvictionCause = 'tag' | 'route' | 'prefix' | 'key' | 'all' | 'lru' | 'expiry' | 'overtaken';
+export type EvictionCause =
+  'tag' | 'route' | 'prefix' | 'key' | 'all' | 'lru' | 'expiry' | 'overtaken';
 
 /** One eviction, as listeners receive it. */
 export interface CacheEviction {

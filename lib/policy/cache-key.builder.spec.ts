@@ -21,7 +21,7 @@ const key = (url: string, vary: any[] = ['EUR', ['b', 'a']], host = 'Shop.exampl
 describe('buildCacheKey', () => {
   it('reads as scheme, host, path, sorted query, route id, version and vary-by values', () => {
     expect(key('/category/shoes?sort=price&page=2')).toBe(
-      'https://shop.example:8080/category/shoes?page=2&sort=price#Catalog%2Fcategory|1.2|currency=EUR|roles=a,b',
+      'https://shop.example:8080/category/shoes?page=2&sort=price#Catalog%2Fcategory|1.2|currency=EUR|roles[]=a,b',
     );
   });
 

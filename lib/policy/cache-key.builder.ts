@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { unescape as unescapeQuery } from 'node:querystring';
 import type { ResolvedOutputCacheOptions, VaryByValue } from '../output-cache.options.js';
 import type { RoutePolicy } from './route-policy.resolver.js';
 
 /** The parts of a request a key is made of; all computable from the raw `node:http` request. */
 export interface KeyInput {
-  /** `http` or `https`, as Express resolves it (`trust proxy` decides about X-Forwarded-Proto). */
+  /** The scheme as Express resolves it, verbatim (`trust proxy` decides about X-Forwarded-Proto). */
   protocol: string;
   /** Host with port, as Express resolves it. */
   host: string;
@@ -49,8 +50,8 @@ export function splitUrl(url: string): { path: string | undefined; query: string
  * share an entry; only a trailing slash is dropped, as the router does), query pairs sorted by name (duplicates keep their order) and limited to the
  * route's allow-list, route id, app version and each vary-by value. Every variable part is
  * escaped injectively (`%` included), so no value can forge a separator and two different
- * requests never share a key. Returns undefined when the request cannot be keyed (invalid
- * escapes in the path, lone surrogates): such a request is not cached.
+ * requests never share a key. Returns undefined when the request cannot be keyed (a target not in
+ * origin-form, invalid escapes in the path, lone surrogates): such a request is not cached.
  *
  * @example
  * `https://shop.example/category/shoes?page=2&sort=price#Catalog%2Fcategory|v3|currency=EUR`
@@ -62,6 +63,11 @@ export function buildCacheKey(
   varyValues: readonly VaryByValue[],
 ): string | undefined {
   try {
+    // Origin-form only. An absolute-form target (`GET http://x/p HTTP/1.1`) is routed by its path
+    // while the route sees the Host header, and host and target would run together in the key
+    // (Host `a` + `http://x/p` and Host `ah` + `ttp://x/p` made one key): such a request is not
+    // cached. Only proxies are sent absolute-form.
+    if (input.url[0] !== '/') return undefined;
     const { path, query } = input.split ?? splitUrl(input.url);
     if (path === undefined) return undefined;
     const q = input.url.indexOf('?');
@@ -74,18 +80,26 @@ export function buildCacheKey(
         if (!pair) continue;
         const eq = pair.indexOf('=');
         const name = eq === -1 ? pair : pair.slice(0, eq);
-        if (policy.query && !policy.query.has(decodeQueryName(name))) continue;
-        pairs.push([name, pair]);
+        const decoded = decodeQueryName(name);
+        if (policy.query && !policy.query.has(decoded)) continue;
+        pairs.push([decoded, pair]);
       }
-      // Array#sort is stable: duplicates of one name keep their order.
+      // Sorted by the name the app reads, and Array#sort is stable: every value of one name keeps
+      // its order whatever its spelling (`?%71=a&q=b` and `?q=b&%71=a` give q = [a, b] and [b, a]).
       pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     }
     const queryPart = pairs.map(([, pair]) => escapePair(pair)).join('&');
     const pathPart = rawPath.split('/').map(encodeURIComponent).join('/');
     const host = input.host.toLowerCase().replace(HOST_UNSAFE, encodeChar);
-    let key = `${input.protocol === 'https' ? 'https' : 'http'}://${host}${pathPart}?${queryPart}#${encodeURIComponent(policy.routeId)}|${encodeURIComponent(options.appVersion)}`;
+    // Any other scheme (a forged X-Forwarded-Proto under `trust proxy`) is keyed as the route
+    // sees it, escaped: it holds no `:` or `/`, so it cannot run into the host.
+    const scheme =
+      input.protocol === 'https' || input.protocol === 'http'
+        ? input.protocol
+        : encodeURIComponent(input.protocol);
+    let key = `${scheme}://${host}${pathPart}?${queryPart}#${encodeURIComponent(policy.routeId)}|${encodeURIComponent(options.appVersion)}`;
     for (let i = 0; i < policy.varyBy.length; i++) {
-      key += `|${encodeURIComponent(policy.varyBy[i])}=${encodeVary(varyValues[i])}`;
+      key += `|${encodeURIComponent(policy.varyBy[i])}${encodeVary(varyValues[i])}`;
     }
     return key.length > MAX_PLAIN_KEY
       ? `sha256:${createHash('sha256').update(key).digest('base64url')}`
@@ -102,22 +116,29 @@ function escapePair(pair: string): string {
   return `${encodeURIComponent(pair.slice(0, eq))}=${encodeURIComponent(pair.slice(eq + 1))}`;
 }
 
-/** A query name as the app reads it (for the allow-list); an invalid escape stays as sent. */
+/**
+ * A query name as the app reads it (for the allow-list and the sort), decoded as Express's
+ * default query parser (`node:querystring`) decodes it: an invalid escape does not leave the
+ * valid ones undecoded (`%61%` and `a%` are one name, `a%`, to the route; fuzzing found them
+ * sorted apart, so `?a%=1&%61%` and `?%61%&a%=1` shared an entry with their values in two orders).
+ */
 function decodeQueryName(name: string): string {
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '));
-  } catch {
-    return name;
-  }
+  return unescapeQuery(name.replace(/\+/g, ' '));
 }
 
+/**
+ * A vary-by value after its name, injectively: none (`undefined`, `null`) adds nothing, a value
+ * adds `=value`, a set adds `[]` and then `=members` when it has any (`[]`, `['']` and `''` are
+ * three different requests to a route that reads them). The escaped name holds no `[`, `]`, `=`.
+ */
 function encodeVary(value: VaryByValue): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value)) {
     // A set of values (e.g. roles): order does not matter.
-    return [...value].map(String).sort().map(encodeURIComponent).join(',');
+    if (value.length === 0) return '[]';
+    return `[]=${[...value].map(String).sort().map(encodeURIComponent).join(',')}`;
   }
-  return encodeURIComponent(String(value));
+  return `=${encodeURIComponent(String(value))}`;
 }
 
 function encodeChar(c: string): string {

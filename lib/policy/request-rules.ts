@@ -36,7 +36,7 @@ export function requestBypassReason(
   for (const header of METHOD_OVERRIDE_HEADERS) {
     if (req.headers[header] !== undefined) return 'method-override';
   }
-  if (req.url && /[?&]_method=/.test(req.url)) return 'method-override';
+  if (req.url && hasMethodOverrideParam(req.url)) return 'method-override';
   const length = req.headers['content-length'];
   if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
     return 'request-body';
@@ -47,6 +47,27 @@ export function requestBypassReason(
     if (!policy.varyBy.includes('roles')) return 'authenticated-without-roles';
   }
   return undefined;
+}
+
+/**
+ * Whether the query names `_method` as the app's query parser reads it: `%5Fmethod`, `_%6Dethod`
+ * and a bare `_method` (no `=`) included.
+ */
+function hasMethodOverrideParam(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q === -1) return false;
+  for (const pair of url.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (name === '_method') return true;
+    if (!name.includes('%')) continue;
+    try {
+      if (decodeURIComponent(name.replace(/\+/g, ' ')) === '_method') return true;
+    } catch {
+      // An invalid escape is not the name.
+    }
+  }
+  return false;
 }
 
 /** Whether the request asks that its response not be stored (`Cache-Control: no-store`). */

@@ -82,7 +82,11 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
     private readonly scanner: MetadataScanner,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOutputCacheOptions,
   ) {
-    const matchers = options.exclude.map((pattern) => picomatch(pattern, { dot: true }));
+    // Case-insensitive, as Express routes by default: `/ADMIN/x` reaches the `/admin/x` handler,
+    // so it must not slip past an `/admin/**` exclusion into the cache.
+    const matchers = options.exclude.map((pattern) =>
+      picomatch(pattern, { dot: true, nocase: true }),
+    );
     this.excluded = (path) => matchers.some((match) => match(path));
   }
 

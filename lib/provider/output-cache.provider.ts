@@ -1,14 +1,20 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
 import type { CacheEntrySummary } from '../stores/cache-entry.js';
-import type { OutputCacheStore, StaleSelector } from '../stores/output-cache-store.interface.js';
+import type {
+  OutputCacheStore,
+  RemoteEviction,
+  StaleSelector,
+} from '../stores/output-cache-store.interface.js';
 
 /** Pause before an eviction that failed is tried again. */
 const EVICTION_RETRY_MS = 200;
 import { ResilientStore } from '../stores/resilient.store.js';
-import { canSoftEvict, hasEvictionBus } from '../stores/store-capabilities.js';
+import { canSoftEvict, hasEvictionBus, reportsEvictions } from '../stores/store-capabilities.js';
+import { type EvictionCause, OutputCacheEvents } from '../observability/output-cache-events.js';
 import { EvictionLog } from './eviction-log.js';
 import { OutputCacheStats, type OutputCacheStatsSnapshot } from './output-cache.stats.js';
+import { WarmUp, type WarmUpOptions, type WarmUpReport } from './warm-up.js';
 
 /**
  * How an invalidation goes: hard (default) deletes entries; `soft: true` marks them stale, so
@@ -50,12 +56,19 @@ function splitArgs(args: InvalidateArgs): { values: string[]; soft: boolean } {
 @Injectable()
 export class OutputCacheProvider {
   private readonly logger = new Logger('OutputCache');
+  /** Renders pages ahead of requests (a property, so the constructor stays the stores'). */
+  @Inject(WarmUp) private readonly warmUp!: WarmUp;
 
   constructor(
     private readonly store: ResilientStore,
     private readonly stats_: OutputCacheStats,
     private readonly evictions: EvictionLog,
+    private readonly events: OutputCacheEvents,
   ) {
+    // Entries the store drops on its own (its bound, their lifetime) are evictions too.
+    if (reportsEvictions(store.store)) {
+      store.store.onEvicted((cause, key) => events.eviction({ cause, values: [key], count: 1 }));
+    }
     // Evictions made by other instances also stop renders under way here from being stored.
     if (!hasEvictionBus(store.store)) return;
     store.store.onRemoteEviction((eviction) => {
@@ -63,6 +76,7 @@ export class OutputCacheProvider {
       else if (eviction.kind === 'prefix') this.evictions.evictedPrefix(eviction.prefix);
       else if (eviction.kind === 'key') this.evictions.evictedKey(eviction.key);
       else this.evictions.evictedAll();
+      events.eviction({ ...describeRemote(eviction), remote: true });
     });
   }
 
@@ -75,6 +89,8 @@ export class OutputCacheProvider {
     return this.byTags(
       values.map((id) => ROUTE_TAG_PREFIX + id),
       soft,
+      'route',
+      values,
     );
   }
 
@@ -84,7 +100,7 @@ export class OutputCacheProvider {
    */
   invalidateByTag(...args: InvalidateArgs): Promise<number> {
     const { values, soft } = splitArgs(args);
-    return this.byTags(values, soft);
+    return this.byTags(values, soft, 'tag', values);
   }
 
   /** Evicts every entry whose normalised path starts with `pathPrefix` (e.g. `/blog`). */
@@ -92,40 +108,69 @@ export class OutputCacheProvider {
     if (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')) {
       throw new TypeError(`invalidateByPrefix: a path prefix starts with "/", got "${pathPrefix}"`);
     }
-    if (options.soft && this.softly) return this.markStale({ prefix: pathPrefix });
+    if (options.soft && this.softly) {
+      return this.report('prefix', [pathPrefix], true, this.markStale({ prefix: pathPrefix }));
+    }
     this.evictions.evictedPrefix(pathPrefix);
-    return this.evict(`prefix ${pathPrefix}`, 'evictPrefix', (store) =>
-      store.evictPrefix(pathPrefix),
+    return this.report(
+      'prefix',
+      [pathPrefix],
+      false,
+      this.evict(`prefix ${pathPrefix}`, 'evictPrefix', (store) => store.evictPrefix(pathPrefix)),
     );
   }
 
   /** Evicts everything (or, with `{ soft: true }`, marks everything stale). */
   invalidateAll(options: InvalidateOptions = {}): Promise<number> {
-    if (options.soft && this.softly) return this.markStale({ all: true });
+    if (options.soft && this.softly)
+      return this.report('all', [], true, this.markStale({ all: true }));
     this.evictions.evictedAll();
-    return this.evict('everything', 'clear', (store) => store.clear());
+    return this.report(
+      'all',
+      [],
+      false,
+      this.evict('everything', 'clear', (store) => store.clear()),
+    );
   }
 
   /** Removes one entry by its key (as shown by {@link list}); `{ soft: true }` marks it stale. */
   async remove(key: string, options: InvalidateOptions = {}): Promise<boolean> {
-    if (options.soft && this.softly) return (await this.markStale({ key })) > 0;
+    if (options.soft && this.softly) {
+      return (await this.report('key', [key], true, this.markStale({ key }))) > 0;
+    }
     this.evictions.evictedKey(key);
-    return this.evict(`key ${key}`, 'delete', (store) => store.delete(key));
+    const removed = await this.evict(`key ${key}`, 'delete', (store) => store.delete(key));
+    this.events.eviction({ cause: 'key', values: [key], count: removed ? 1 : 0 });
+    return removed;
   }
 
-  private async byTags(tags: string[], soft: boolean): Promise<number> {
+  private async byTags(
+    tags: string[],
+    soft: boolean,
+    cause: EvictionCause,
+    values: string[],
+  ): Promise<number> {
     if (tags.length === 0) return 0;
-    if (soft && this.softly) {
-      const marked = await this.markStale({ tags });
-      this.logger.debug(`marked ${marked} stale by tag ${tags.join(', ')}`);
-      return marked;
-    }
+    if (soft && this.softly) return this.report(cause, values, true, this.markStale({ tags }));
     this.evictions.evictedTags(tags);
-    const removed = await this.evict(`tag ${tags.join(', ')}`, 'evictTags', (store) =>
-      store.evictTags(tags),
+    return this.report(
+      cause,
+      values,
+      false,
+      this.evict(`tag ${tags.join(', ')}`, 'evictTags', (store) => store.evictTags(tags)),
     );
-    this.logger.debug(`evicted ${removed} by tag ${tags.join(', ')}`);
-    return removed;
+  }
+
+  /** Reports an eviction to the hub once the store answered how many entries it took. */
+  private async report(
+    cause: EvictionCause,
+    values: string[],
+    soft: boolean,
+    done: Promise<number>,
+  ): Promise<number> {
+    const count = await done;
+    this.events.eviction(soft ? { cause, values, count, soft: true } : { cause, values, count });
+    return count;
   }
 
   /** Whether the store evicts softly on request. */
@@ -164,6 +209,31 @@ export class OutputCacheProvider {
     }
   }
 
+  /**
+   * Renders pages through the app, in this process and without any network, so that they are
+   * cached before the first client asks: at most `concurrency` at a time (default 4). Resolves
+   * with one report per distinct URL (`stored`, `hit` when it already was, `not-stored` or
+   * `bypass` with the reason, `failed` with the error); it never rejects for a page.
+   *
+   * A warm-up request is a GET with only the given `headers` (never cookies): it stores the
+   * variant those headers select, the default variant when none are given. Paths take the
+   * `Host` of `headers.host`, else `localhost:<port>` of the app's server; the host is part of
+   * the key, so give the one clients use (or absolute URLs). Call it once the app has started
+   * (`app.init()` or `app.listen()`).
+   *
+   * @example
+   * ```ts
+   * await app.listen(3000);
+   * const report = await app.get(OutputCacheProvider).warm(['/', '/category/1'], {
+   *   concurrency: 2,
+   *   headers: { host: 'shop.example.com' },
+   * });
+   * ```
+   */
+  warm(urls: readonly string[], options: WarmUpOptions = {}): Promise<WarmUpReport[]> {
+    return this.warmUp.warm(urls, options);
+  }
+
   /** How many entries are cached. */
   count(): Promise<number> {
     return this.store.call('count', (store) => store.count());
@@ -176,8 +246,28 @@ export class OutputCacheProvider {
     return this.store.call('list', (store) => store.list({ skip, take }));
   }
 
-  /** Hits, misses, bypasses and not-stored reasons since start. */
+  /**
+   * The counters since start (or `OutputCacheStats.reset()`): hits, misses, bypasses and
+   * not-stored reasons, in total and by route id, evictions by cause, the breaker's state and what
+   * the store holds (see {@link OutputCacheStatsSnapshot}).
+   */
   stats(): OutputCacheStatsSnapshot {
     return this.stats_.snapshot();
+  }
+}
+
+/** An eviction received over the bus, as the hub reports it (route tags as route ids). */
+function describeRemote(eviction: RemoteEviction): { cause: EvictionCause; values: string[] } {
+  switch (eviction.kind) {
+    case 'tags':
+      return eviction.tags.every((tag) => tag.startsWith(ROUTE_TAG_PREFIX))
+        ? { cause: 'route', values: eviction.tags.map((t) => t.slice(ROUTE_TAG_PREFIX.length)) }
+        : { cause: 'tag', values: eviction.tags };
+    case 'prefix':
+      return { cause: 'prefix', values: [eviction.prefix] };
+    case 'key':
+      return { cause: 'key', values: [eviction.key] };
+    default:
+      return { cause: 'all', values: [] };
   }
 }

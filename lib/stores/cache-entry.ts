@@ -90,7 +90,15 @@ export interface CacheEntrySummary {
   status: number;
   size: number;
   createdAt: number;
+  /**
+   * When the entry stops being fresh. The TypeORM store keeps only the time its row is kept
+   * until, and reports that here (and as `retainUntil`).
+   */
   expiresAt: number;
+  /** Until when a stale entry is served while it is refreshed (grace), when it has one. */
+  graceUntil?: number;
+  /** Until when the store keeps the entry (grace, stale-if-error), when it is set apart. */
+  retainUntil?: number;
   /** The store's eviction clock when the render began (stores with an eviction clock). */
   renderedAt?: number;
 }
@@ -118,6 +126,8 @@ export function summarize(entry: CacheEntry): CacheEntrySummary {
     size: entry.body.length,
     createdAt: entry.createdAt,
     expiresAt: entry.expiresAt,
+    ...(entry.graceUntil === undefined ? {} : { graceUntil: entry.graceUntil }),
+    ...(entry.retainUntil === undefined ? {} : { retainUntil: entry.retainUntil }),
     ...(entry.renderedAt === undefined ? {} : { renderedAt: entry.renderedAt }),
   };
 }

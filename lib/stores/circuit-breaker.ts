@@ -31,6 +31,12 @@ export class CircuitBreaker {
     this.openMs = (options.openFor ?? 5) * 1000;
   }
 
+  /** `open` while calls are refused, `half-open` once one probe may pass or is passing. */
+  get state(): 'closed' | 'open' | 'half-open' {
+    if (this.openUntil === 0) return 'closed';
+    return this.probing || Date.now() >= this.openUntil ? 'half-open' : 'open';
+  }
+
   async run<T>(call: () => Promise<T>): Promise<T> {
     let probe = false;
     if (this.openUntil > 0) {

@@ -56,4 +56,34 @@ describe('MemoryOutputCacheStore', () => {
     expect(await store.evictPrefix('/blog')).toBe(2);
     expect((await store.list({ skip: 0, take: 10 })).map((e) => e.key)).toEqual(['page']);
   });
+
+  it('reports what it drops on its own (lru, expiry), not what callers delete or replace', async () => {
+    const store = new MemoryOutputCacheStore({ maxEntries: 2 });
+    const seen: string[] = [];
+    const stop = store.onEvicted((cause, key) => seen.push(`${cause}:${key}`));
+    await store.set(entry('a', ['t']));
+    await store.set(entry('b', []));
+    await store.set(entry('b', [])); // replaced
+    await store.set(entry('c', [], 20)); // the bound drops a
+    await store.delete('b');
+    await store.evictTags(['t']);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await store.get('c')).toBeUndefined(); // expired, dropped on this read
+    await store.set(entry('d', []));
+    await store.clear();
+    expect(seen).toEqual(['lru:a', 'expiry:c']);
+    stop();
+    await store.set(entry('e', [], 1));
+    await new Promise((r) => setTimeout(r, 10));
+    await store.get('e');
+    expect(seen).toHaveLength(2);
+  });
+
+  it('says how many entries and bytes it holds', async () => {
+    const store = new MemoryOutputCacheStore();
+    expect(store.usage()).toEqual({ entries: 0, bytes: 0 });
+    await store.set(entry('a', [], 60_000, 1000));
+    expect(store.usage().entries).toBe(1);
+    expect(store.usage().bytes).toBeGreaterThanOrEqual(1000);
+  });
 });

@@ -8,9 +8,12 @@ import {
   summarize,
 } from './cache-entry.js';
 import type {
+  EvictionReportingStore,
   SoftEvictingStore,
   StaleSelector,
+  StoreEvictionCause,
   SyncReadableStore,
+  UsageReportingStore,
 } from './output-cache-store.interface.js';
 
 /** Options of {@link MemoryOutputCacheStore}. */
@@ -30,9 +33,12 @@ export interface MemoryStoreOptions {
  * new MemoryOutputCacheStore({ maxEntries: 5_000, maxBytes: 64 * 1024 * 1024 })
  * ```
  */
-export class MemoryOutputCacheStore implements SyncReadableStore, SoftEvictingStore {
+export class MemoryOutputCacheStore
+  implements SyncReadableStore, SoftEvictingStore, UsageReportingStore, EvictionReportingStore
+{
   private readonly lru: LRUCache<string, CacheEntry>;
   private readonly tagIndex = new Map<string, Set<string>>();
+  private evictedListeners: ((cause: StoreEvictionCause, key: string) => void)[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.lru = new LRUCache<string, CacheEntry>({
@@ -41,8 +47,26 @@ export class MemoryOutputCacheStore implements SyncReadableStore, SoftEvictingSt
       sizeCalculation: (entry) => entrySize(entry),
       // The entry's own expiry decides; lru-cache drops it lazily on the next read.
       ttlAutopurge: false,
-      dispose: (entry, key) => this.unindex(key, entry),
+      dispose: (entry, key, reason) => {
+        this.unindex(key, entry);
+        // Only what the store drops on its own; deletes and replacements are the caller's.
+        if (reason === 'evict') this.evicted('lru', key);
+        else if (reason === 'expire') this.evicted('expiry', key);
+      },
     });
+  }
+
+  /** Reports entries dropped by the bound (`lru`) or their lifetime (`expiry`). */
+  onEvicted(listener: (cause: StoreEvictionCause, key: string) => void): () => void {
+    this.evictedListeners = [...this.evictedListeners, listener];
+    return () => {
+      this.evictedListeners = this.evictedListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Entries held and their bytes (as counted against `maxBytes`). */
+  usage(): { entries: number; bytes: number } {
+    return { entries: this.lru.size, bytes: this.lru.calculatedSize };
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
@@ -55,6 +79,7 @@ export class MemoryOutputCacheStore implements SyncReadableStore, SoftEvictingSt
     if (entry === undefined) return undefined;
     if (retainUntil(entry) <= Date.now()) {
       this.lru.delete(key);
+      this.evicted('expiry', key);
       return undefined;
     }
     return entry;
@@ -157,6 +182,16 @@ export class MemoryOutputCacheStore implements SyncReadableStore, SoftEvictingSt
   /** Bytes currently held, as counted against `maxBytes`. */
   get calculatedSize(): number {
     return this.lru.calculatedSize;
+  }
+
+  private evicted(cause: StoreEvictionCause, key: string): void {
+    for (const listener of this.evictedListeners) {
+      try {
+        listener(cause, key);
+      } catch {
+        // A listener's failure never breaks the store.
+      }
+    }
   }
 
   private unindex(key: string, entry: CacheEntry): void {

@@ -76,6 +76,21 @@ export interface EvictionClockStore extends OutputCacheStore {
   setIfCurrent(entry: CacheEntry): Promise<boolean>;
 }
 
+/** A store that can say how much it holds (memory; a tiered store's L1). */
+export interface UsageReportingStore extends OutputCacheStore {
+  /** Live entries and their bytes (as counted against the store's bound), now, without I/O. */
+  usage(): { entries: number; bytes: number };
+}
+
+/** Why a store dropped an entry on its own: its bound (`lru`) or the entry's lifetime. */
+export type StoreEvictionCause = 'lru' | 'expiry';
+
+/** A store that reports the entries it drops on its own (the memory store's LRU and expiry). */
+export interface EvictionReportingStore extends OutputCacheStore {
+  /** Calls `listener` for each entry dropped by the bound or expiry; returns an unsubscribe. */
+  onEvicted(listener: (cause: StoreEvictionCause, key: string) => void): () => void;
+}
+
 /** Which entries a soft eviction marks stale. */
 export type StaleSelector =
   { tags: readonly string[] } | { prefix: string } | { key: string } | { all: true };

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { CircuitOpenError } from '../errors/circuit-open.error.js';
 import { StoreTimeoutError } from '../errors/store-timeout.error.js';
 import type { CacheEntry } from './cache-entry.js';
@@ -21,7 +22,43 @@ const options = {
   breaker: { failures: 2, openFor: 60 },
 };
 
+/** A real memory store whose reads wait for a round trip through another process (`cat`). */
+class RoundTripStore extends MemoryOutputCacheStore {
+  readonly echo = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  override get(key: string): Promise<CacheEntry | undefined> {
+    return new Promise((resolve) => {
+      this.echo.stdout!.once('data', () => resolve(super.get(key)));
+      this.echo.stdin!.write('x\n');
+    });
+  }
+}
+
 describe('ResilientStore', () => {
+  it('does not time out a reply that arrived while the event loop was blocked', async () => {
+    const store = new RoundTripStore();
+    const counters = { storeErrors: 0, storeSkipped: 0 };
+    const resilient = new ResilientStore(store, options, counters);
+    try {
+      await resilient.get('warm-up');
+      for (let i = 0; i < 5; i++) {
+        // Issued from the check phase, then the loop is blocked past the timeout (a long render):
+        // `cat` answers at once, so the reply is waiting when the expired timer runs.
+        const read = await new Promise<Promise<unknown>>((resolve) =>
+          setImmediate(() => {
+            const call = resilient.get('a');
+            const until = Date.now() + options.requestTimeoutMs * 4;
+            while (Date.now() < until);
+            resolve(call);
+          }),
+        );
+        await read;
+      }
+      expect(counters.storeErrors).toBe(0);
+    } finally {
+      store.echo.kill();
+    }
+  });
+
   it('turns a hung read into a miss after the request timeout, then opens the circuit', async () => {
     const store = new HangingStore();
     const counters = { storeErrors: 0, storeSkipped: 0 };

@@ -1,10 +1,12 @@
 import type {
   EvictionBusStore,
   EvictionClockStore,
+  EvictionReportingStore,
   LockingStore,
   OutputCacheStore,
   SoftEvictingStore,
   SyncReadableStore,
+  UsageReportingStore,
 } from './output-cache-store.interface.js';
 
 /** Whether the store can answer a read synchronously (a hit then costs no promise). */
@@ -31,4 +33,14 @@ export function hasEvictionBus(store: OutputCacheStore): store is EvictionBusSto
 export function hasEvictionClock(store: OutputCacheStore): store is EvictionClockStore {
   const candidate = store as Partial<EvictionClockStore>;
   return typeof candidate.clock === 'function' && typeof candidate.setIfCurrent === 'function';
+}
+
+/** Whether the store can say how many entries and bytes it holds. */
+export function canReportUsage(store: OutputCacheStore): store is UsageReportingStore {
+  return typeof (store as Partial<UsageReportingStore>).usage === 'function';
+}
+
+/** Whether the store reports the entries it drops on its own (LRU bound, expiry). */
+export function reportsEvictions(store: OutputCacheStore): store is EvictionReportingStore {
+  return typeof (store as Partial<EvictionReportingStore>).onEvicted === 'function';
 }

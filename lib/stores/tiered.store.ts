@@ -210,6 +210,14 @@ export class TieredOutputCacheStore
     return this.l2.acquireLock(key, ttlMs);
   }
 
+  /**
+   * What this instance's L1 holds (entries, bytes): the shared store's size is not known
+   * without a scan. Reported as `usage` in the stats.
+   */
+  usage(): { entries: number; bytes: number } {
+    return this.l1.usage();
+  }
+
   onRemoteEviction(listener: (eviction: RemoteEviction) => void): void {
     this.listeners.push(listener);
   }

@@ -358,7 +358,9 @@ export class TypeOrmOutputCacheStore implements EvictionClockStore, OnModuleInit
       status: Number(row.status),
       size: Number(row.size),
       createdAt: Number(row.created_at),
+      // The row keeps the time it is kept until (grace, stale-if-error), not the freshness.
       expiresAt: Number(row.expires_at),
+      retainUntil: Number(row.expires_at),
       ...(row.rendered_at === null || row.rendered_at === undefined
         ? {}
         : { renderedAt: Number(row.rendered_at) }),

@@ -35,8 +35,8 @@ export class AdminController {
 
   /** `PATCH /admin/settings/CatalogSettings.ShowProductSku` with `{ "value": "false" }`. */
   @Patch('settings/:key')
-  updateSetting(@Param('key') key: string, @Body('value') value: unknown) {
-    return this.admin.updateSetting(key, value);
+  updateSetting(@Param('key') key: string, @Body() body: unknown) {
+    return this.admin.updateSetting(key, body);
   }
 
   /** What the output cache holds: `{ count, stats, entries }`. */
@@ -56,8 +56,18 @@ export class AdminController {
    */
   @Post('outage')
   @HttpCode(200)
-  setOutage(@Body('down') down: unknown) {
-    return this.admin.setOutage(down);
+  setOutage(@Body() body: unknown) {
+    return this.admin.setOutage(body);
+  }
+
+  /**
+   * `POST /admin/reset` (no body): the shop's data back to the seed, the outage off, the cache
+   * emptied. Answers `{ "reset": true, "evicted": n }`.
+   */
+  @Post('reset')
+  @HttpCode(200)
+  reset(@Body() body: unknown) {
+    return this.admin.reset(body);
   }
 
   /** `{ "down": false }`: whether the simulated outage is on. */

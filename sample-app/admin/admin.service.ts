@@ -4,6 +4,7 @@ import { Repository } from 'typeorm';
 import { OutputCacheProvider } from '../../lib/index.js';
 import { DataLatency } from '../common/data-latency.service.js';
 import { SettingsService } from '../common/settings.service.js';
+import { SeedService } from '../seed/seed.service.js';
 import { Category } from '../entities/category.entity.js';
 import { Product } from '../entities/product.entity.js';
 import type { Setting } from '../entities/setting.entity.js';
@@ -25,6 +26,7 @@ export class AdminService {
     private readonly settings: SettingsService,
     private readonly outputCache: OutputCacheProvider,
     private readonly database: DataLatency,
+    private readonly seed: SeedService,
   ) {}
 
   async updateProduct(id: number, changes: unknown): Promise<{ product: Product }> {
@@ -46,7 +48,8 @@ export class AdminService {
     return { category: await this.categories.save(category) };
   }
 
-  async updateSetting(key: string, value: unknown): Promise<{ setting: Setting }> {
+  async updateSetting(key: string, body: unknown): Promise<{ setting: Setting }> {
+    const { value } = checkBody(body, 'PATCH /admin/settings/:key', ['value']);
     if (typeof value !== 'string') throw new BadRequestException('"value" must be a string');
     return { setting: await this.settings.update(key, value) };
   }
@@ -63,7 +66,8 @@ export class AdminService {
     return { evicted: await this.outputCache.invalidateAll() };
   }
 
-  setOutage(down: unknown): { down: boolean } {
+  setOutage(body: unknown): { down: boolean } {
+    const { down } = checkBody(body, 'POST /admin/outage', ['down']);
     if (typeof down !== 'boolean') throw new BadRequestException('"down" must be true or false');
     this.database.setDown(down);
     return this.outage();
@@ -72,13 +76,84 @@ export class AdminService {
   outage(): { down: boolean } {
     return { down: this.database.down };
   }
+
+  /**
+   * Puts the shop back as it started: every product, category, post, setting and review is
+   * deleted and the seed data written again (with the same ids), the simulated outage ends and
+   * the whole output cache is evicted.
+   */
+  async reset(body: unknown): Promise<{ reset: true; evicted: number }> {
+    checkBody(body ?? {}, 'POST /admin/reset', []);
+    this.database.setDown(false);
+    await this.seed.reset();
+    // The seed's writes evicted what showed the old data; this takes the rest (pages that
+    // showed a review, say) so that nothing rendered before the reset is served after it.
+    return { reset: true, evicted: await this.outputCache.invalidateAll() };
+  }
+}
+
+/**
+ * `body` as an object with only `known` fields: an unknown one (a typo such as "nmae") answers
+ * 400 naming it, instead of 200 with nothing changed.
+ */
+function checkBody(
+  body: unknown,
+  endpoint: string,
+  known: readonly string[],
+): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestException(`${endpoint}: a JSON object body expected`);
+  }
+  const unknown = Object.keys(body).filter((field) => !known.includes(field));
+  if (unknown.length > 0) {
+    const takes =
+      known.length > 0 ? `it takes ${known.map((f) => `"${f}"`).join(', ')}` : 'it takes no fields';
+    const near = known.find((field) => closeTo(unknown[0]!, field));
+    throw new BadRequestException(
+      `${endpoint}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((f) => `"${f}"`).join(', ')}; ${takes}${near ? ` (did you mean "${near}"?)` : ''}`,
+    );
+  }
+  return body as Record<string, unknown>;
+}
+
+/** A near miss: other casing, or one edit away on a name of 4 letters or more. */
+function closeTo(given: string, field: string): boolean {
+  const a = given.toLowerCase();
+  const b = field.toLowerCase();
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1 || b.length < 4) return false;
+  const sorted = (text: string) => [...text].sort().join('');
+  return sorted(a) === sorted(b) || a.includes(b) || b.includes(a) || editsAtMostOne(a, b);
+}
+
+function editsAtMostOne(a: string, b: string): boolean {
+  let i = 0;
+  let j = 0;
+  let edits = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      i++;
+      j++;
+      continue;
+    }
+    if (++edits > 1) return false;
+    if (a.length > b.length) i++;
+    else if (b.length > a.length) j++;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return edits + (a.length - i) + (b.length - j) <= 1;
 }
 
 function validateProduct(body: unknown): UpdateProductDto {
-  if (typeof body !== 'object' || body === null) {
-    throw new BadRequestException('JSON body expected');
-  }
-  const { name, price, costPrice, description } = body as Record<string, unknown>;
+  const { name, price, costPrice, description } = checkBody(body, 'PATCH /admin/products/:id', [
+    'name',
+    'price',
+    'costPrice',
+    'description',
+  ]);
   checkName(name);
   for (const [field, value] of Object.entries({ price, costPrice })) {
     if (
@@ -100,10 +175,7 @@ function validateProduct(body: unknown): UpdateProductDto {
 }
 
 function validateCategory(body: unknown): UpdateCategoryDto {
-  if (typeof body !== 'object' || body === null) {
-    throw new BadRequestException('JSON body expected');
-  }
-  const { name } = body as Record<string, unknown>;
+  const { name } = checkBody(body, 'PATCH /admin/categories/:id', ['name']);
   checkName(name);
   return { name: name?.trim() };
 }

@@ -6,12 +6,13 @@ import { Review } from '../entities/review.entity.js';
 import { CatalogController } from './catalog.controller.js';
 import { CatalogService } from './catalog.service.js';
 import { HomeController } from './home.controller.js';
+import { ProductApiController } from './product-api.controller.js';
 import { ReviewController } from './review.controller.js';
 import { ReviewService } from './review.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Category, Product, Review])],
-  controllers: [HomeController, CatalogController, ReviewController],
+  controllers: [HomeController, CatalogController, ReviewController, ProductApiController],
   providers: [CatalogService, ReviewService],
   exports: [CatalogService],
 })

@@ -8,6 +8,9 @@ import { CartService } from '../cart/cart.service.js';
 import { currencyOf } from '../common/currency.js';
 import { escapeHtml } from './html.js';
 
+/** `SAMPLE_FAULTS=1` lets a request ask for injected faults (`x-sample-fault`): the soak uses it. */
+const FAULTS_ENABLED = process.env.SAMPLE_FAULTS === '1';
+
 export interface MiniCartArgs {
   /** Also show the cart's total. */
   showTotal?: boolean;
@@ -24,6 +27,11 @@ export class MiniCartComponent implements ViewComponentRenderer<MiniCartArgs> {
   constructor(private readonly cart: CartService) {}
 
   async render({ showTotal = false }: MiniCartArgs, { req }: ComponentContext): Promise<string> {
+    // Fault injection for `npm run soak` (off unless SAMPLE_FAULTS=1): a component that throws,
+    // so that its fallback shows and the page around it still answers 200.
+    if (FAULTS_ENABLED && req.headers?.['x-sample-fault'] === 'component') {
+      throw new Error('MiniCart: injected fault (x-sample-fault: component)');
+    }
     const ids = this.cart.parse(req.cookies?.cart);
     const { count, total } =
       ids.length === 0 ? { count: 0, total: '' } : await this.cart.summary(ids, currencyOf(req));

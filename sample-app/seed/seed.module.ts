@@ -1,5 +1,7 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { SeedService } from './seed.service.js';
 
-@Module({ providers: [SeedService] })
+/** Seeds an empty database on start; global so that the back office can reset the data. */
+@Global()
+@Module({ providers: [SeedService], exports: [SeedService] })
 export class SeedModule {}

@@ -26,6 +26,17 @@ export async function preparePostgresSchema(schema: string): Promise<void> {
   }
 }
 
+/** Drops `schema` (a suite's own, from `uniqueName`) once the suite is done with it. */
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** TypeORM options for one of the databases the suites run on. */
 export function databaseOptions(
   kind: 'sqlite' | 'postgres',

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { sleep } from './wait.js';
 
 /** The Redis the tests use (the local server; REDIS_URL overrides). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,6 +30,27 @@ export async function deletePrefix(client: Redis, prefix: string): Promise<void>
     cursor = next;
     if (keys.length) await client.unlink(...keys);
   } while (cursor !== '0');
+}
+
+/**
+ * Deletes every key under `prefix` on the test Redis, through a connection of its own: what a
+ * suite on the shared server runs before and after itself (its prefix from `uniqueName`).
+ *
+ * @example
+ * ```ts
+ * const prefix = `${uniqueName('oc_lock')}:`;
+ * beforeAll(() => clearRedisPrefix(prefix));
+ * afterAll(() => clearRedisPrefix(prefix));
+ * ```
+ */
+export async function clearRedisPrefix(prefix: string): Promise<void> {
+  if (!prefix) throw new Error('clearRedisPrefix needs a prefix: it never empties the server');
+  const admin = await connectRedis();
+  try {
+    await deletePrefix(admin, prefix);
+  } finally {
+    admin.disconnect();
+  }
 }
 
 /** A free TCP port on loopback. */
@@ -93,7 +115,7 @@ export class ScratchRedis {
         probe.disconnect();
         if (Date.now() > deadline)
           throw new Error(`redis-server on ${this.port} did not start: ${String(error)}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
   }

@@ -46,3 +46,24 @@ export async function startSample(
   });
   return { child, url: `http://127.0.0.1:${port}`, port };
 }
+
+/**
+ * Stops a child process and resolves once it has exited (SIGTERM, then SIGKILL after
+ * `graceMs`): an `afterAll` that waits for the exit instead of sleeping a guess.
+ *
+ * @example
+ * ```ts
+ * afterAll(() => Promise.all([a, b].map((s) => s && stopProcess(s.child))));
+ * ```
+ */
+export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}

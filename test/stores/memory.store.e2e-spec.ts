@@ -1,11 +1,7 @@
 import { MemoryOutputCacheStore } from '../../lib/index.js';
-import { describeStoreContract } from './store-contract.js';
+import { describeOutputCacheStore } from '../../lib/testing.js';
 
-describeStoreContract(
-  'memory',
-  async () => ({
-    store: new MemoryOutputCacheStore({ maxBytes: 64 * 1024 * 1024 }),
-    close: async () => undefined,
-  }),
-  { keepsBytes: false, softEviction: true },
-);
+describeOutputCacheStore('memory', {
+  create: () => new MemoryOutputCacheStore({ maxBytes: 64 * 1024 * 1024 }),
+  capabilities: ['syncRead', 'softEviction'],
+});

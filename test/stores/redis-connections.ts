@@ -1,13 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import type {
-  CacheEntry,
-  LockingStore,
-  RemoteEviction,
-  SoftEvictingStore,
-} from '../../lib/index.js';
+import type { CacheEntry, LockingStore, SoftEvictingStore } from '../../lib/index.js';
 import type { TieredOutputCacheStore } from '../../lib/redis.js';
-import { until } from '../helpers/wait.js';
-import { makeEntry } from './store-contract.js';
+import { checkEvictionBus as checkBus } from '../../lib/testing.js';
 
 /** A Redis nobody listens on: connections are refused at once, and retried. */
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
@@ -73,26 +67,16 @@ export function callEveryMethod(
 }
 
 /**
- * The tiered store's bus between two instances: an eviction on `one` reaches `two`'s L1, and the
- * shared store is evicted once. Closes both.
+ * The tiered store's bus between two instances (the exported check: every kind of eviction made
+ * on `one` reaches `two`, and not `one` itself). Closes both.
  */
 export async function checkEvictionBus(
   one: TieredOutputCacheStore,
   two: TieredOutputCacheStore,
 ): Promise<void> {
-  const heard: RemoteEviction[] = [];
-  two.onRemoteEviction((e) => heard.push(e));
   try {
     await Promise.all([one.start(), two.start()]);
-    const entry = makeEntry({ tags: ['Product:7'] });
-    await one.set(entry);
-    expect(await two.get(entry.key)).toBeDefined(); // read through from Redis into two's L1
-    expect(two.getSync(entry.key)).toBeDefined();
-    expect(await one.evictTags(['Product:7'])).toBe(1); // the shared store, once
-    await until(() => heard.length > 0, 'the eviction to reach the other instance', 5000);
-    expect(two.getSync(entry.key)).toBeUndefined();
-    expect(await two.get(entry.key)).toBeUndefined();
-    expect(heard).toEqual([{ kind: 'tags', tags: ['Product:7'] }]);
+    await checkBus(one, two);
   } finally {
     await one.clear();
     await Promise.all([one.close(), two.close()]);

@@ -3,7 +3,7 @@ import { fork } from 'node:child_process';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { RedisOutputCacheStore } from '../../lib/redis.js';
-import { connectRedis, deletePrefix, REDIS_URL } from '../helpers/redis.js';
+import { connectRedis, deletePrefix, freePort, REDIS_URL, ScratchRedis } from '../helpers/redis.js';
 import {
   connectionsNamed,
   countQuits,
@@ -13,39 +13,48 @@ import {
   watchReconnects,
   callEveryMethod,
 } from './redis-connections.js';
-import { checkEvictionClock, describeStoreContract, makeEntry } from './store-contract.js';
+import { describeOutputCacheStore, makeTestEntry as makeEntry } from '../../lib/testing.js';
+import { keyHash } from '../../lib/stores/key-hash.js';
 
 const prefix = `oc-test:${process.pid}:`;
 
-describeStoreContract(
-  'redis',
-  async () => {
-    const admin = await connectRedis();
-    await deletePrefix(admin, prefix);
+const contractPrefix = `${prefix}contract:`;
+let contractAdmin: Redis | undefined;
+/** A store on the contract's keys; the second one made is the peer (another instance). */
+const contractStore = () =>
+  new RedisOutputCacheStore({
+    url: REDIS_URL,
+    prefix: contractPrefix,
+    cleanupInterval: 0,
     // Behaviour, not fail-fast timing (the outage test covers that): generous on a loaded machine.
-    const store = new RedisOutputCacheStore({
-      url: REDIS_URL,
-      prefix,
-      cleanupInterval: 0,
-      redis: { commandTimeout: 5000 },
-      // The contract checks exact eviction counts: deletions inline.
-      sweep: 'inline',
-    });
-    return {
-      store,
-      writeRaw: async (key, bytes) => {
-        const { keyHash } = await import('../../lib/stores/key-hash.js');
-        await admin.set(`${prefix}e:${keyHash(key)}`, bytes, 'PX', 60_000);
-      },
-      close: async () => {
-        await store.close();
-        await deletePrefix(admin, prefix);
-        admin.disconnect();
-      },
-    };
+    redis: { commandTimeout: 5000 },
+    // The contract checks exact eviction counts: deletions inline.
+    sweep: 'inline',
+  });
+
+describeOutputCacheStore<RedisOutputCacheStore>('redis', {
+  create: async () => {
+    contractAdmin = await connectRedis();
+    await deletePrefix(contractAdmin, contractPrefix);
+    return contractStore();
   },
-  { keepsBytes: true, softEviction: true },
-);
+  createPeer: contractStore,
+  destroy: async (store) => {
+    await store.close();
+    // Called for the store and its peer: the keys go once.
+    const admin = contractAdmin;
+    contractAdmin = undefined;
+    if (admin) {
+      await deletePrefix(admin, contractPrefix);
+      admin.disconnect();
+    }
+  },
+  capabilities: ['lock', 'softEviction', 'evictionClock'],
+  writeRaw: async (_store, key, bytes) => {
+    await contractAdmin!.set(`${contractPrefix}e:${keyHash(key)}`, bytes, 'PX', 60_000);
+  },
+  markOnly: (store, tags) => store.evictionClock.mark({ tags }),
+});
 
 describe('redis store', () => {
   let admin: Redis;
@@ -102,22 +111,6 @@ describe('redis store', () => {
     const keys = await admin.keys(`${prefix}gc:*`);
     // Only tag sets whose own expiry has not come yet may remain, and they are empty.
     for (const key of keys) expect(await admin.type(key)).toBe('none');
-  });
-
-  it('takes a render lock once across instances', async () => {
-    const a = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}lock:` });
-    const b = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}lock:` });
-    const release = await a.acquireLock('k', 2000);
-    expect(release).toBeDefined();
-    expect(await b.acquireLock('k', 2000)).toBeUndefined();
-    await release!();
-    expect(await b.acquireLock('k', 2000)).toBeDefined();
-  });
-
-  it('keeps an eviction clock shared by instances: an overtaken entry is refused, a later one kept', async () => {
-    const a = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}clock:` });
-    const b = new RedisOutputCacheStore({ client: admin, prefix: `${prefix}clock:` });
-    await checkEvictionClock(a, b, { markOnly: (tags) => b.evictionClock.mark({ tags }) });
   });
 });
 
@@ -267,16 +260,19 @@ describe('redis store: closing', () => {
 
 describe('redis store: evicting a tag of 100,000 entries', () => {
   it('never blocks Redis: no command of its own or of others takes 10 ms', async () => {
-    const admin = await connectRedis();
+    // A server of its own: the test reconfigures SLOWLOG and measures latency, which neither the
+    // shared server (other tests' traffic) nor other tests (a server-wide CONFIG SET) should feel.
+    const redis = new ScratchRedis(await freePort());
+    await redis.start();
+    const admin = new Redis(redis.url);
     const bigPrefix = `${prefix}big:`;
     // Filling 100,000 entries queues thousands of commands: more than the fail-fast 150 ms.
     const store = new RedisOutputCacheStore({
-      url: REDIS_URL,
+      url: redis.url,
       prefix: bigPrefix,
       cleanupInterval: 0,
       redis: { commandTimeout: 10_000 },
     });
-    const previousSlowlog = (await admin.config('GET', 'slowlog-log-slower-than')) as string[];
     try {
       const total = 100_000;
       const body = Buffer.from('<p>x</p>');
@@ -294,11 +290,11 @@ describe('redis store: evicting a tag of 100,000 entries', () => {
       await admin.slowlog('RESET');
       // Client side: another process pings every millisecond and reports the slowest answer;
       // first for a second of quiet, as the reference.
-      const idle = spawnProbe();
+      const idle = spawnProbe(redis.url);
       await idle.ready;
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const quiet = await idle.stop();
-      const probe = spawnProbe();
+      const probe = spawnProbe(redis.url);
       await probe.ready;
       const started = Date.now();
       const removed = await store.evictTags(['shared']);
@@ -317,14 +313,15 @@ describe('redis store: evicting a tag of 100,000 entries', () => {
       // log even a one-member SREM as slow: a handful of such entries among ~2,000 batches is
       // the scheduler, a blocking command would show in the probe's p99 too.
       expect(slow.length).toBeLessThanOrEqual(3);
-      expect(p99).toBeLessThan(10);
+      // A blocking command (one DEL or SREM of 100,000 members) stalls every ping for tens of ms;
+      // the bound allows for a machine whose idle p99 is already slow.
+      expect(p99).toBeLessThan(Math.max(10, quiet.p99 * 3));
     } finally {
-      await admin.config('SET', 'slowlog-log-slower-than', previousSlowlog[1] ?? '10000');
-      await store.clear();
       await store.close();
       admin.disconnect();
+      await redis.kill();
     }
-  }, 120_000);
+  }, 300_000);
 });
 
 /** A TCP server that accepts connections and never answers. */
@@ -351,9 +348,9 @@ async function silentServer() {
   };
 }
 
-function spawnProbe() {
+function spawnProbe(url: string) {
   const script = fileURLToPath(new URL('../helpers/redis-latency-probe.cjs', import.meta.url));
-  const child = fork(script, [REDIS_URL], {
+  const child = fork(script, [url], {
     execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -10,52 +10,53 @@ import {
   waitFor,
   watchReconnects,
   callEveryMethod,
-  checkEvictionBus,
 } from './redis-connections.js';
-import { describeStoreContract, makeEntry } from './store-contract.js';
+import { describeOutputCacheStore, makeTestEntry as makeEntry } from '../../lib/testing.js';
 import { until } from '../helpers/wait.js';
 
 const prefix = `oc-tiered:${process.pid}:`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describeStoreContract(
-  'tiered (memory + redis)',
-  async () => {
-    const admin = await connectRedis();
-    await deletePrefix(admin, prefix);
+const contractPrefix = `${prefix}contract:`;
+let contractAdmin: Redis | undefined;
+/** A store on the contract's keys and bus; the second one made is the peer (another instance). */
+const contractStore = () =>
+  new TieredOutputCacheStore({
     // The contract checks behaviour, not fail-fast timing (the outage test does): a loaded CI
-    // machine must not turn a slow command into a failure here.
-    const store = new TieredOutputCacheStore({
-      // The contract checks exact eviction counts: deletions inline.
-      redis: {
-        url: REDIS_URL,
-        prefix,
-        cleanupInterval: 0,
-        redis: { commandTimeout: 5000 },
-        sweep: 'inline',
-      },
-    });
-    return {
-      store,
-      close: async () => {
-        await store.close();
-        await deletePrefix(admin, prefix);
-        admin.disconnect();
-      },
-    };
-  },
-  // Bytes live in L2 (the Redis store passes that part); L1 keeps objects.
-  { keepsBytes: false, softEviction: true },
-);
-
-describe('tiered store across instances', () => {
-  it('an eviction on one instance evicts every instance’s L1, and the shared store once', async () => {
-    const p = `${prefix}bus:`;
-    const one = new TieredOutputCacheStore({ redis: { url: REDIS_URL, prefix: p } });
-    const two = new TieredOutputCacheStore({ redis: { url: REDIS_URL, prefix: p } });
-    await checkEvictionBus(one, two);
+    // machine must not turn a slow command into a failure here. Exact eviction counts: inline.
+    redis: {
+      url: REDIS_URL,
+      prefix: contractPrefix,
+      cleanupInterval: 0,
+      redis: { commandTimeout: 5000 },
+      sweep: 'inline',
+    },
   });
 
+describeOutputCacheStore<TieredOutputCacheStore>('tiered (memory + redis)', {
+  create: async () => {
+    contractAdmin = await connectRedis();
+    await deletePrefix(contractAdmin, contractPrefix);
+    return contractStore();
+  },
+  createPeer: contractStore,
+  destroy: async (store) => {
+    await store.close();
+    // Called for the store and its peer: the keys go once.
+    const admin = contractAdmin;
+    contractAdmin = undefined;
+    if (admin) {
+      await deletePrefix(admin, contractPrefix);
+      admin.disconnect();
+    }
+  },
+  // Bytes live in L2 (the Redis store's contract checks corrupt ones); L1 keeps objects.
+  capabilities: ['syncRead', 'lock', 'softEviction', 'evictionBus', 'evictionClock'],
+  // No `markOnly`: an eviction that reaches no L1 is the lost bus message, bounded by
+  // `l1Revalidate` (tested below).
+});
+
+describe('tiered store across instances', () => {
   it('a lost bus message matters for l1Revalidate at most: the shared clock decides after that', async () => {
     const p = `${prefix}lost:`;
     // Different channels: `one` never hears `two`'s evictions (as if every message were lost).

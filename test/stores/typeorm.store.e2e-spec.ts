@@ -24,7 +24,11 @@ import {
   prepareMariaDb,
   preparePostgresSchema,
 } from '../helpers/databases.js';
-import { checkEvictionClock, describeStoreContract, makeEntry } from './store-contract.js';
+import {
+  checkEvictionClock,
+  describeOutputCacheStore,
+  makeTestEntry as makeEntry,
+} from '../../lib/testing.js';
 
 const schemaOf = (tablePrefix: string) => `oc_store_${tablePrefix.replace(/_+$/, '')}`;
 
@@ -254,14 +258,22 @@ async function insertPreClockRow(
 }
 
 for (const db of DATABASES) {
-  describeStoreContract(
-    `typeorm (${db})`,
-    async () => {
-      const opened = await openStore(db, 'oc_test_', { pruneInterval: 0 });
-      return { store: opened.store, writeRaw: opened.writeRaw, close: opened.close };
+  let contract: OpenedStore | undefined;
+  describeOutputCacheStore<TypeOrmOutputCacheStore>(`typeorm (${db})`, {
+    create: async () => {
+      contract = await openStore(db, 'oc_test_', { pruneInterval: 0 });
+      return contract.store;
     },
-    { keepsBytes: true },
-  );
+    destroy: () => contract?.close(),
+    // Across two instances: `eviction clock on ${db}` below.
+    capabilities: ['evictionClock'],
+    writeRaw: (_store, key, bytes) => contract!.writeRaw(key, bytes),
+    markOnly: (store, tags) =>
+      markOnly(
+        store,
+        tags.map((t) => `t:${t}`),
+      ),
+  });
 
   describe(`typeorm store on ${db}`, () => {
     let opened: OpenedStore;

@@ -60,6 +60,36 @@ describe('ExpressPlatform.onHeadersWritten', () => {
   });
 });
 
+describe('ExpressPlatform.onHeadersWritten: the listener may still set headers', () => {
+  const platform = new ExpressPlatform();
+
+  it('after a hook at writeHead, before the head goes out', async () => {
+    const client = await exchange((res) => {
+      const writeHead = res.writeHead;
+      res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+        this.setHeader('Set-Cookie', 'sid=1');
+        return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+      } as http.ServerResponse['writeHead'];
+      platform.onHeadersWritten(res, (_status, headers) => {
+        res.setHeader('X-Judged', headers['set-cookie'] ? 'cookie' : 'none');
+      });
+      res.setHeader('content-type', 'text/plain');
+      res.end('x');
+    });
+    expect(client['x-judged']).toBe('cookie');
+  });
+
+  it('when writeHead is given every header and none was set before', async () => {
+    const client = await exchange((res) => {
+      platform.onHeadersWritten(res, () => res.setHeader('X-Judged', 'yes'));
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('x');
+    });
+    expect(client['x-judged']).toBe('yes');
+    expect(client['content-type']).toBe('text/plain');
+  });
+});
+
 describe('ExpressPlatform.dispatchInternal', () => {
   const platform = new ExpressPlatform();
   const MARK = Symbol('test marker');

@@ -47,7 +47,9 @@ export class ExpressPlatform extends HttpPlatform {
   }
 
   protocol(req: any): string {
-    return req.protocol === 'https' ? 'https' : 'http';
+    // As the app sees it: under `trust proxy`, X-Forwarded-Proto verbatim (`HTTP`, `evil`), which
+    // the key must hold as is, or a page linking to `evil://` is stored for every `http` visitor.
+    return typeof req.protocol === 'string' ? req.protocol : 'http';
   }
 
   host(req: any): string {
@@ -148,6 +150,31 @@ export class ExpressPlatform extends HttpPlatform {
     res: ServerResponse,
     listener: (status: number, headers: OutgoingHttpHeaders) => void,
   ): void {
+    // Innermost: node:http's writeHead hands the head to _storeHeader once every wrapper of
+    // writeHead (a session's Set-Cookie hook) has run and before a byte is serialised, so the
+    // listener sees the final headers and may still set some (X-Cache-Reason).
+    const store = (res as unknown as Partial<HeadStore>)._storeHeader;
+    if (typeof store === 'function') {
+      (res as unknown as HeadStore)._storeHeader = function storeHeaderObserved(
+        this: ServerResponse,
+        firstLine: string,
+        given: unknown,
+      ) {
+        delete (this as unknown as Partial<HeadStore>)._storeHeader; // once
+        const progressive = given !== null && given === outHeadersOf(this);
+        const headers = this.getHeaders();
+        // writeHead(status, headers) on a response with no header set before: they come apart.
+        if (!progressive && given) Object.assign(headers, headersArgument([0, given]));
+        listener(this.statusCode, headers);
+        if (progressive || !given || Array.isArray(given)) {
+          // Headers the listener set went into the response's own map: pass that, if any.
+          const own = outHeadersOf(this);
+          return store.call(this, firstLine, progressive || !own ? given : own);
+        }
+        return store.call(this, firstLine, { ...(given as object), ...this.getHeaders() });
+      };
+      return;
+    }
     const writeHead = res.writeHead;
     let called = false;
     res.writeHead = function writeHeadObserved(this: ServerResponse, ...args: unknown[]) {
@@ -269,6 +296,17 @@ function settleContentType(res: ServerResponse, body: string | Buffer): void {
 }
 
 /** Headers passed to `writeHead` itself (`writeHead(status, [reason,] headers)`). */
+/** node:http's internal serialiser of a response head (see onHeadersWritten). */
+interface HeadStore {
+  _storeHeader(firstLine: string, headers: unknown): void;
+}
+
+/** The response's own header map (node:http's `kOutHeaders`), when it has one. */
+function outHeadersOf(res: ServerResponse): unknown {
+  const symbol = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders');
+  return symbol === undefined ? undefined : (res as unknown as Record<symbol, unknown>)[symbol];
+}
+
 function headersArgument(args: unknown[]): OutgoingHttpHeaders {
   const last = args[args.length - 1];
   if (args.length < 2 || typeof last !== 'object' || last === null) return {};

@@ -44,7 +44,7 @@ export abstract class HttpPlatform {
   abstract method(req: any): string;
   /** The request target exactly as the route sees it (path and query, undecoded). */
   abstract url(req: any): string;
-  /** `http` or `https`, as the platform resolves it (`trust proxy` decides on forwarded ones). */
+  /** The scheme as the platform resolves it, verbatim (`trust proxy` decides on forwarded ones). */
   abstract protocol(req: any): string;
   /** Host and port, as the platform resolves it. */
   abstract host(req: any): string;
@@ -89,7 +89,9 @@ export abstract class HttpPlatform {
 
   /**
    * Calls `listener` once, with the status and the final headers, when the response's head is
-   * written: after every hook that adds headers at that moment (sessions add `Set-Cookie` there).
+   * written: after every hook that adds headers at that moment (sessions add `Set-Cookie` there),
+   * and, where the platform allows it (Express on node:http), before the head is serialised: the
+   * listener may still set headers then (check `headersSent`).
    */
   abstract onHeadersWritten(
     res: any,
