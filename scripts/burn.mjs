@@ -16,7 +16,9 @@ export async function startBurners(count = availableParallelism()) {
   const children = Array.from({ length: count }, () =>
     fork(self, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
-  await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
+  await Promise.all(
+    children.map((child) => new Promise((resolve) => child.once('message', resolve))),
+  );
   let stopped;
   return () =>
     (stopped ??= Promise.all(
@@ -46,7 +48,9 @@ if (process.argv.includes('--child')) {
 } else if (process.argv[1] === self) {
   const seconds = Number(process.argv[2]);
   const stop = await startBurners();
-  console.error(`burning ${availableParallelism()} cores${seconds > 0 ? ` for ${seconds} s` : ' until killed'}`);
+  console.error(
+    `burning ${availableParallelism()} cores${seconds > 0 ? ` for ${seconds} s` : ' until killed'}`,
+  );
   const end = async () => {
     await stop();
     process.exit(0);

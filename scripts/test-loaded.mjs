@@ -10,7 +10,9 @@ import { startBurners } from './burn.mjs';
 
 const cores = availableParallelism();
 const stop = await startBurners(cores);
-console.error(`test:loaded: ${cores} CPU burners running; npm test ${process.argv.slice(2).join(' ')}`);
+console.error(
+  `test:loaded: ${cores} CPU burners running; npm test ${process.argv.slice(2).join(' ')}`,
+);
 
 const run = spawn('npm', ['test', '--', ...process.argv.slice(2)], { stdio: 'inherit' });
 const forward = (signal) => () => run.kill(signal);

@@ -1,5 +1,12 @@
+import { TestClock } from '../../test/helpers/test-clock.js';
 import type { CacheEntry } from './cache-entry.js';
 import { MemoryOutputCacheStore } from './memory.store.js';
+
+// Expiry is checked by moving the clock past a TTL: a 30 ms TTL read "still there" right after
+// the write broke on a busy machine, and a sleep proves nothing a clock does not.
+const clock = new TestClock();
+beforeEach(() => clock.install());
+afterEach(() => clock.restore());
 
 const entry = (key: string, tags: string[], ttlMs = 60_000, size = 10): CacheEntry => ({
   key,
@@ -16,9 +23,9 @@ const entry = (key: string, tags: string[], ttlMs = 60_000, size = 10): CacheEnt
 describe('MemoryOutputCacheStore', () => {
   it('expires entries with their TTL', async () => {
     const store = new MemoryOutputCacheStore();
-    await store.set(entry('a', [], 30));
+    await store.set(entry('a', [], 30_000));
     expect(await store.get('a')).toBeDefined();
-    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(30_000);
     expect(await store.get('a')).toBeUndefined();
     expect(await store.count()).toBe(0);
   });
@@ -64,17 +71,17 @@ describe('MemoryOutputCacheStore', () => {
     await store.set(entry('a', ['t']));
     await store.set(entry('b', []));
     await store.set(entry('b', [])); // replaced
-    await store.set(entry('c', [], 20)); // the bound drops a
+    await store.set(entry('c', [], 20_000)); // the bound drops a
     await store.delete('b');
     await store.evictTags(['t']);
-    await new Promise((r) => setTimeout(r, 40));
+    clock.advance(20_000);
     expect(await store.get('c')).toBeUndefined(); // expired, dropped on this read
     await store.set(entry('d', []));
     await store.clear();
     expect(seen).toEqual(['lru:a', 'expiry:c']);
     stop();
-    await store.set(entry('e', [], 1));
-    await new Promise((r) => setTimeout(r, 10));
+    await store.set(entry('e', [], 1_000));
+    clock.advance(1_000);
     await store.get('e');
     expect(seen).toHaveLength(2);
   });

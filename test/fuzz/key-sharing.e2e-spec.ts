@@ -309,7 +309,7 @@ describe('fuzz: two requests share an entry only when everything the route sees 
         },
       ),
       {
-        ...fuzzParameters<[FuzzRequest, Mutation[]]>(250),
+        ...fuzzParameters<[FuzzRequest, Mutation[]]>(400),
         // Found by this fuzzer (seed 599842207): `a%` and `%61%` are one name to the route, and
         // were sorted apart in the key. Kept as a fixed case.
         examples: [
