@@ -76,6 +76,16 @@ export interface EvictionClockStore extends OutputCacheStore {
   setIfCurrent(entry: CacheEntry): Promise<boolean>;
 }
 
+/**
+ * A store that holds local copies of shared entries (a tiered store's L1) and can hand one over
+ * when the shared store cannot be read. Such a copy may have missed an eviction, so the cache uses
+ * it only as a last resort: stale-if-error, when the render fails too.
+ */
+export interface LocalCopyStore extends OutputCacheStore {
+  /** The local copy of `key`, if any, confirmed or not; synchronous, without I/O. */
+  getLocalCopy(key: string): CacheEntry | undefined;
+}
+
 /** A store that can say how much it holds (memory; a tiered store's L1). */
 export interface UsageReportingStore extends OutputCacheStore {
   /** Live entries and their bytes (as counted against the store's bound), now, without I/O. */

@@ -69,7 +69,9 @@ export interface RedisStoreOptions {
 export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
-  commandTimeout: 150,
+  // A clean-up bound for a command left hanging (a paused server), above `storeTimeout`: requests
+  // stop waiting at `storeTimeout` already, and evictions must not fail on a busy server.
+  commandTimeout: 1000,
   connectTimeout: 1000,
   retryStrategy: (times) => Math.min(times * 100, 1000),
   // Concurrent hits share one socket write per event-loop tick (about a third less CPU a hit).

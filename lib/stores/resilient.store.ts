@@ -5,7 +5,7 @@ import { CircuitOpenError } from '../errors/circuit-open.error.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { MemoryOutputCacheStore } from './memory.store.js';
 import type { OutputCacheStore } from './output-cache-store.interface.js';
-import { canLock, canReadSync, hasEvictionClock } from './store-capabilities.js';
+import { canLock, canReadSync, hasEvictionClock, keepsLocalCopies } from './store-capabilities.js';
 
 /** Options of {@link ResilientStore}, in milliseconds. */
 export interface ResilienceOptions {
@@ -56,14 +56,26 @@ export class ResilientStore {
     return this.direct;
   }
 
-  /** A read for a request: the entry, or undefined when missing or when the store failed. */
+  /**
+   * A read for a request: the entry, or undefined when missing or when the store failed. When it
+   * failed (or its breaker is open) and the store keeps a local copy (a tiered store's L1), that
+   * copy is returned demoted to "kept": the page is rendered, and the copy is served only if the
+   * render fails too (stale-if-error), since it may have missed an eviction meanwhile.
+   */
   async get(key: string): Promise<CacheEntry | undefined> {
     try {
       return await this.request('get', () => this.store.get(key));
     } catch (error) {
       this.failed('get', error);
-      return undefined;
+      return this.keptCopy(key);
     }
+  }
+
+  private keptCopy(key: string): CacheEntry | undefined {
+    const store = this.store;
+    const copy = keepsLocalCopies(store) ? store.getLocalCopy(key) : undefined;
+    if (!copy || (copy.retainUntil ?? copy.expiresAt) <= Date.now()) return undefined;
+    return { ...copy, expiresAt: 0, graceUntil: 0, retainUntil: copy.retainUntil ?? copy.expiresAt };
   }
 
   /** A write for a request: resolves whether it was stored (a failure is logged, counted). */

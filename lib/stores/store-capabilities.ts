@@ -2,6 +2,7 @@ import type {
   EvictionBusStore,
   EvictionClockStore,
   EvictionReportingStore,
+  LocalCopyStore,
   LockingStore,
   OutputCacheStore,
   SoftEvictingStore,
@@ -43,4 +44,9 @@ export function canReportUsage(store: OutputCacheStore): store is UsageReporting
 /** Whether the store reports the entries it drops on its own (LRU bound, expiry). */
 export function reportsEvictions(store: OutputCacheStore): store is EvictionReportingStore {
   return typeof (store as Partial<EvictionReportingStore>).onEvicted === 'function';
+}
+
+/** Whether the store keeps local copies it can hand over when the shared store fails. */
+export function keepsLocalCopies(store: OutputCacheStore): store is LocalCopyStore {
+  return typeof (store as Partial<LocalCopyStore>).getLocalCopy === 'function';
 }

@@ -6,6 +6,7 @@ import { MemoryOutputCacheStore, type MemoryStoreOptions } from './memory.store.
 import type {
   EvictionBusStore,
   EvictionClockStore,
+  LocalCopyStore,
   LockingStore,
   RemoteEviction,
   SoftEvictingStore,
@@ -63,6 +64,7 @@ interface BusMessage {
 export class TieredOutputCacheStore
   implements
     SyncReadableStore,
+    LocalCopyStore,
     LockingStore,
     SoftEvictingStore,
     EvictionBusStore,
@@ -130,6 +132,14 @@ export class TieredOutputCacheStore
     if (!local) return undefined;
     const checked = this.checkedAt.get(local);
     return checked !== undefined && Date.now() - checked <= this.revalidateMs ? local : undefined;
+  }
+
+  /**
+   * L1's copy whether confirmed or not: what the cache falls back on, for stale-if-error only,
+   * when the shared store fails (see {@link LocalCopyStore}).
+   */
+  getLocalCopy(key: string): CacheEntry | undefined {
+    return this.closed ? undefined : this.l1.getSync(key);
   }
 
   async set(entry: CacheEntry): Promise<void> {

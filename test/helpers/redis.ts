@@ -123,7 +123,8 @@ export class ScratchRedis {
   /** Kills the server at once (SIGKILL), as a crash would. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // A killed server has a signalCode and no exitCode: either means it is gone already.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
