@@ -49,7 +49,7 @@ describe('eviction across instances whose clocks disagree by 10 s (e2e, real pro
     // A is 5 s ahead and slow to render (each data access waits 250 ms); B is 5 s behind.
     a = await startInstance(5_000, 250); // seeds the shared database
     b = await startInstance(-5_000, 0);
-  }, 120_000);
+  }, 300_000); // a full tsc build and two app starts: minutes on a loaded machine
 
   afterAll(async () => {
     await Promise.all([a, b].map((instance) => instance && stopProcess(instance.child)));

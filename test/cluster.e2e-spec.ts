@@ -46,7 +46,7 @@ describe('two app processes on the tiered store (e2e)', () => {
     b = await startInstance();
     urlA = a.url;
     urlB = b.url;
-  }, 90_000);
+  }, 300_000); // a full tsc build and two app starts: minutes on a loaded machine
 
   afterAll(async () => {
     await Promise.all([a, b].map((instance) => instance && stopProcess(instance.child)));

@@ -19,7 +19,7 @@ function terminate(child: ChildProcess, boundMs: number): Promise<number> {
 }
 
 describe('shutdown (e2e, real processes)', () => {
-  beforeAll(() => buildSample(), 120_000);
+  beforeAll(() => buildSample(), 300_000); // a full tsc build: minutes on a loaded machine
 
   it('rule 13: SIGTERM ends an app on the tiered store with Redis unreachable (it was ignored)', async () => {
     const { child, url } = await startSample({

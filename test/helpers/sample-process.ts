@@ -33,7 +33,7 @@ export async function startSample(
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`sample on ${port} did not start: ${output}`)),
-      30_000,
+      60_000, // a loaded machine takes its time to start Nest and seed
     );
     child.stdout!.on('data', (d) => {
       output += d;
