@@ -37,6 +37,7 @@ import { EvictionLog } from './provider/eviction-log.js';
 import { OutputCacheStats } from './provider/output-cache.stats.js';
 import { CdnPurgeForwarder } from './cdn/cdn-purge-forwarder.js';
 import { RefreshAhead } from './provider/refresh-ahead.js';
+import { EvictionReplay } from './provider/eviction-replay.js';
 import { WarmUp } from './provider/warm-up.js';
 import { OutputCacheEvents } from './observability/output-cache-events.js';
 import { DecisionLogListener } from './observability/decision-log.listener.js';
@@ -109,6 +110,7 @@ const providers: Provider[] = [
   // Renders ahead of requests: OutputCacheProvider.warm() and the refreshAhead option.
   WarmUp,
   RefreshAhead,
+  EvictionReplay,
   // The CDN in front: evictions forwarded to the `cdn.purger` (idle without one).
   CdnPurgeForwarder,
   { provide: APP_INTERCEPTOR, useClass: OutputCacheInterceptor },

@@ -13,6 +13,7 @@ import { ResilientStore } from '../stores/resilient.store.js';
 import { canSoftEvict, hasEvictionBus, reportsEvictions } from '../stores/store-capabilities.js';
 import { type EvictionCause, OutputCacheEvents } from '../observability/output-cache-events.js';
 import { EvictionLog } from './eviction-log.js';
+import { EvictionReplay } from './eviction-replay.js';
 import { OutputCacheStats, type OutputCacheStatsSnapshot } from './output-cache.stats.js';
 import { WarmUp, type WarmUpOptions, type WarmUpReport } from './warm-up.js';
 
@@ -58,6 +59,8 @@ export class OutputCacheProvider {
   private readonly logger = new Logger('OutputCache');
   /** Renders pages ahead of requests (a property, so the constructor stays the stores'). */
   @Inject(WarmUp) private readonly warmUp!: WarmUp;
+  /** Evictions the store refused, made again once it answers. */
+  @Inject(EvictionReplay) private readonly replay!: EvictionReplay;
 
   constructor(
     private readonly store: ResilientStore,
@@ -109,38 +112,43 @@ export class OutputCacheProvider {
       throw new TypeError(`invalidateByPrefix: a path prefix starts with "/", got "${pathPrefix}"`);
     }
     if (options.soft && this.softly) {
-      return this.report('prefix', [pathPrefix], true, this.markStale({ prefix: pathPrefix }));
+      return this.report('prefix', [pathPrefix], true, (replayed) =>
+        this.markStale({ prefix: pathPrefix }, replayed),
+      );
     }
     this.evictions.evictedPrefix(pathPrefix);
-    return this.report(
-      'prefix',
-      [pathPrefix],
-      false,
-      this.evict(`prefix ${pathPrefix}`, 'evictPrefix', (store) => store.evictPrefix(pathPrefix)),
+    return this.report('prefix', [pathPrefix], false, (replayed) =>
+      this.evict(
+        `prefix ${pathPrefix}`,
+        'evictPrefix',
+        (store) => store.evictPrefix(pathPrefix),
+        replayed,
+      ),
     );
   }
 
   /** Evicts everything (or, with `{ soft: true }`, marks everything stale). */
   invalidateAll(options: InvalidateOptions = {}): Promise<number> {
     if (options.soft && this.softly)
-      return this.report('all', [], true, this.markStale({ all: true }));
+      return this.report('all', [], true, (replayed) => this.markStale({ all: true }, replayed));
     this.evictions.evictedAll();
-    return this.report(
-      'all',
-      [],
-      false,
-      this.evict('everything', 'clear', (store) => store.clear()),
+    return this.report('all', [], false, (replayed) =>
+      this.evict('everything', 'clear', (store) => store.clear(), replayed),
     );
   }
 
   /** Removes one entry by its key (as shown by {@link list}); `{ soft: true }` marks it stale. */
   async remove(key: string, options: InvalidateOptions = {}): Promise<boolean> {
     if (options.soft && this.softly) {
-      return (await this.report('key', [key], true, this.markStale({ key }))) > 0;
+      return (
+        (await this.report('key', [key], true, (replayed) => this.markStale({ key }, replayed))) > 0
+      );
     }
     this.evictions.evictedKey(key);
-    const removed = await this.evict(`key ${key}`, 'delete', (store) => store.delete(key));
-    this.events.eviction({ cause: 'key', values: [key], count: removed ? 1 : 0 });
+    const emit = (removed: boolean) =>
+      this.events.eviction({ cause: 'key', values: [key], count: removed ? 1 : 0 });
+    const removed = await this.evict(`key ${key}`, 'delete', (store) => store.delete(key), emit);
+    emit(removed);
     return removed;
   }
 
@@ -151,13 +159,12 @@ export class OutputCacheProvider {
     values: string[],
   ): Promise<number> {
     if (tags.length === 0) return 0;
-    if (soft && this.softly) return this.report(cause, values, true, this.markStale({ tags }));
+    if (soft && this.softly) {
+      return this.report(cause, values, true, (replayed) => this.markStale({ tags }, replayed));
+    }
     this.evictions.evictedTags(tags);
-    return this.report(
-      cause,
-      values,
-      false,
-      this.evict(`tag ${tags.join(', ')}`, 'evictTags', (store) => store.evictTags(tags)),
+    return this.report(cause, values, false, (replayed) =>
+      this.evict(`tag ${tags.join(', ')}`, 'evictTags', (store) => store.evictTags(tags), replayed),
     );
   }
 
@@ -166,10 +173,12 @@ export class OutputCacheProvider {
     cause: EvictionCause,
     values: string[],
     soft: boolean,
-    done: Promise<number>,
+    done: (replayed: (count: number) => void) => Promise<number>,
   ): Promise<number> {
-    const count = await done;
-    this.events.eviction(soft ? { cause, values, count, soft: true } : { cause, values, count });
+    const emit = (count: number) =>
+      this.events.eviction(soft ? { cause, values, count, soft: true } : { cause, values, count });
+    const count = await done(emit);
+    emit(count);
     return count;
   }
 
@@ -178,20 +187,26 @@ export class OutputCacheProvider {
     return canSoftEvict(this.store.store);
   }
 
-  private markStale(selector: StaleSelector): Promise<number> {
-    return this.evict(`${JSON.stringify(selector)} softly`, 'markStale', (store) =>
-      canSoftEvict(store) ? store.markStale(selector) : Promise.resolve(0),
+  private markStale(selector: StaleSelector, replayed: (count: number) => void): Promise<number> {
+    return this.evict(
+      `${JSON.stringify(selector)} softly`,
+      'markStale',
+      (store) => (canSoftEvict(store) ? store.markStale(selector) : Promise.resolve(0)),
+      replayed,
     );
   }
 
   /**
-   * An eviction through the resilient store, retried once after a short pause when it fails;
-   * a second failure is logged as an error and rejects: an eviction is never dropped silently.
+   * An eviction through the resilient store, retried once after a short pause when it fails; a
+   * second failure is logged as an error and rejects (the caller learns it did not happen now),
+   * and the eviction is queued in {@link EvictionReplay}, made again once the store answers
+   * (`replayed` then reports it): an eviction is never dropped.
    */
   private async evict<T>(
     what: string,
     operation: string,
     run: (store: OutputCacheStore) => Promise<T>,
+    replayed: (result: T) => void,
   ): Promise<T> {
     try {
       return await this.store.call(operation, run);
@@ -202,8 +217,14 @@ export class OutputCacheProvider {
         return await this.store.call(operation, run);
       } catch (error) {
         this.logger.error(
-          `eviction of ${what} failed twice (${String(error)}): the pages it covers may be served until they expire; evict again once the store is back`,
+          `eviction of ${what} failed twice (${String(error)}): queued, made again once the store answers`,
         );
+        this.replay.defer({
+          what,
+          operation,
+          run,
+          done: (result) => replayed(result as T),
+        });
         throw error;
       }
     }
@@ -232,6 +253,16 @@ export class OutputCacheProvider {
    */
   warm(urls: readonly string[], options: WarmUpOptions = {}): Promise<WarmUpReport[]> {
     return this.warmUp.warm(urls, options);
+  }
+
+  /** How many evictions the store refused wait to be made again (see {@link EvictionReplay}). */
+  get pendingEvictions(): number {
+    return this.replay.pending;
+  }
+
+  /** Makes the evictions that wait now, without waiting for the next try. */
+  replayEvictions(): Promise<void> {
+    return this.replay.flush();
   }
 
   /** How many entries are cached. */
