@@ -90,10 +90,7 @@ export interface CacheEntrySummary {
   status: number;
   size: number;
   createdAt: number;
-  /**
-   * When the entry stops being fresh. The TypeORM store keeps only the time its row is kept
-   * until, and reports that here (and as `retainUntil`).
-   */
+  /** When the entry stops being fresh. */
   expiresAt: number;
   /** Until when a stale entry is served while it is refreshed (grace), when it has one. */
   graceUntil?: number;

@@ -349,22 +349,30 @@ export class TypeOrmOutputCacheStore implements EvictionClockStore, OnModuleInit
     const offset = Math.max(0, Math.floor(skip));
     const { records } = await this.read((run) => run(this.sql!.list, [Date.now(), limit, offset]));
     // Summaries come from the columns; the tags column keeps the entry's own order, which the
-    // tag index (sorted by tag) would lose.
-    return records.map((row) => ({
-      key: String(row.cache_key),
-      path: String(row.path),
-      routeId: String(row.route_id),
-      tags: parseTags(row.tags),
-      status: Number(row.status),
-      size: Number(row.size),
-      createdAt: Number(row.created_at),
-      // The row keeps the time it is kept until (grace, stale-if-error), not the freshness.
-      expiresAt: Number(row.expires_at),
-      retainUntil: Number(row.expires_at),
-      ...(row.rendered_at === null || row.rendered_at === undefined
-        ? {}
-        : { renderedAt: Number(row.rendered_at) }),
-    }));
+    // tag index (sorted by tag) would lose. The row keeps only the time it is kept until (grace,
+    // stale-if-error): freshness and grace are read from the entry itself (a listing is an admin
+    // call, a page at a time); an entry that does not decode shows its row's time.
+    return records.map((row) => {
+      const data = row.data;
+      const decoded = decodeEntry(data instanceof Uint8Array ? data : undefined);
+      const entry = typeof decoded === 'string' ? undefined : decoded;
+      const keptUntil = Number(row.expires_at);
+      return {
+        key: String(row.cache_key),
+        path: String(row.path),
+        routeId: String(row.route_id),
+        tags: parseTags(row.tags),
+        status: Number(row.status),
+        size: Number(row.size),
+        createdAt: Number(row.created_at),
+        expiresAt: entry?.expiresAt ?? keptUntil,
+        ...(entry?.graceUntil === undefined ? {} : { graceUntil: entry.graceUntil }),
+        retainUntil: keptUntil,
+        ...(row.rendered_at === null || row.rendered_at === undefined
+          ? {}
+          : { renderedAt: Number(row.rendered_at) }),
+      };
+    });
   }
 
   /**
@@ -744,8 +752,8 @@ function statements(names: OutputCacheTableNames): Statements {
     deleteTagsOf: `DELETE FROM ${tags} WHERE key_hash = ?`,
     count: `SELECT COUNT(*) AS n FROM ${entries} WHERE expires_at > ?`,
     list:
-      'SELECT cache_key, path, route_id, status, tags, size, created_at, expires_at, rendered_at ' +
-      `FROM ${entries} WHERE expires_at > ? ORDER BY created_at DESC, key_hash LIMIT ? OFFSET ?`,
+      'SELECT cache_key, path, route_id, status, tags, size, created_at, expires_at, rendered_at, ' +
+      `data FROM ${entries} WHERE expires_at > ? ORDER BY created_at DESC, key_hash LIMIT ? OFFSET ?`,
     // SQLite's LIKE ignores ASCII case; GLOB does not, and still uses the index.
     pathMatches:
       dialect === 'sqlite'
