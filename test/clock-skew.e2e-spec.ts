@@ -70,6 +70,10 @@ describe('eviction across instances whose clocks disagree by 10 s (e2e, real pro
 
   it('once B has committed a change, neither instance serves the page A rendered before it', async () => {
     const first = await get(b!.url);
+    expect({ status: first.status, form: /action="\/cart\/\d+"/.test(first.text) }).toEqual({
+      status: 200,
+      form: true,
+    });
     const productId = Number(/action="\/cart\/(\d+)"/.exec(first.text)![1]);
     const rename = (name: string) =>
       request(b!.url).patch(`/admin/products/${productId}`).set('Host', HOST).send({ name });

@@ -84,7 +84,7 @@ describe('donut-hole caching (e2e)', () => {
     }
     expect(checked).toBe(1000);
     expect(rendersOf('page')).toBe(1);
-  });
+  }, 180_000); // 1,000 requests: past jest's 30 s on a loaded 2-core machine
 
   it('leaves marker-like text and markers of other pages inert', async () => {
     const leak = await t.http().get('/donut/leak-marker').expect(200);

@@ -481,7 +481,7 @@ describe('OutputCacheModule (e2e)', () => {
       expect(responses.filter((r) => r.headers['x-cache'] === 'MISS')).toHaveLength(1);
       // Each of the 199 others waited for that render (not a hit after it was stored).
       expect(since().collapsed).toBe(199);
-    });
+    }, 120_000); // 200 requests: past jest's 30 s on a loaded 2-core machine
 
     it('lets waiters render for themselves when the render is not storable', async () => {
       const since = statsSince(cache);

@@ -22,6 +22,7 @@ export function buildSample(): void {
 export async function startSample(
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  startTimeoutMs = 60_000,
 ): Promise<SampleProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, 'dist-sample/sample-app/main.js'], {
@@ -32,8 +33,8 @@ export async function startSample(
   child.stderr!.on('data', (d) => (output += d));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`sample on ${port} did not start: ${output}`)),
-      60_000, // a loaded machine takes its time to start Nest and seed
+      () => reject(new Error(`sample on ${port} did not start in ${startTimeoutMs} ms: ${output}`)),
+      startTimeoutMs, // a loaded machine takes its time to start Nest and seed
     );
     child.stdout!.on('data', (d) => {
       output += d;
