@@ -8,7 +8,7 @@ import {
 import { PagesController, runs } from './fixtures/pages.controller.js';
 import { FaultyStore } from './helpers/faulty-store.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
-import { until } from './helpers/wait.js';
+import { drainMicrotasks, until } from './helpers/wait.js';
 
 /**
  * An eviction the store refused (down at the moment of an edit) is not forgotten: the call still
@@ -72,5 +72,22 @@ describe('Evictions the store refused are made again once it answers (e2e)', () 
     const replayed = evictions.slice(-2).map((e) => e.cause);
     expect(replayed).toEqual(['tag', 'route']);
     await t.http().get('/products/73').expect(200).expect('X-Cache', 'MISS');
+  });
+
+  it('replays as soon as the store answers a request again, not at the next scheduled try', async () => {
+    await t.http().get('/products/74').expect(200);
+    store.mode = 'fail';
+    await expect(cache.invalidateByTag('Product:74')).rejects.toThrow();
+    // A request meets the failing store too (a page not in the synchronous first look, so the
+    // store is asked, and fails: served uncached): the store is known to be down.
+    await t.http().get('/products/76').expect(200).expect('X-Cache', 'MISS');
+    expect(cache.pendingEvictions).toBe(1);
+
+    store.mode = 'ok';
+    // The first request the store answers sets the replay going (the scheduled try is a second
+    // away; the memory store answers within a few turns of the event loop).
+    await t.http().get('/products/75').expect(200);
+    for (let turn = 0; turn < 5 && cache.pendingEvictions > 0; turn++) await drainMicrotasks();
+    expect(cache.pendingEvictions).toBe(0);
   });
 });

@@ -33,7 +33,12 @@ export class EvictionReplay implements OnModuleDestroy {
   private delay = FIRST_DELAY_MS;
   private replaying: Promise<void> | undefined;
 
-  constructor(private readonly store: ResilientStore) {}
+  constructor(private readonly store: ResilientStore) {
+    // The store answers a request again: replay now rather than at the next scheduled try.
+    store.onRecovered(() => {
+      if (this.queue.length > 0) void this.flush();
+    });
+  }
 
   /** How many evictions wait for the store. */
   get pending(): number {

@@ -38,6 +38,9 @@ export class ResilientStore {
   /** A synchronous first look, when the store has one (memory, a tiered store's L1). */
   readonly readSync: ((key: string) => CacheEntry | undefined) | undefined;
   private readonly direct: boolean;
+  /** Whether the last failure has not been followed by an answer yet. */
+  private failing = false;
+  private readonly recoveredListeners: (() => void)[] = [];
   private readonly logger = new Logger('OutputCache');
 
   constructor(
@@ -75,7 +78,12 @@ export class ResilientStore {
     const store = this.store;
     const copy = keepsLocalCopies(store) ? store.getLocalCopy(key) : undefined;
     if (!copy || (copy.retainUntil ?? copy.expiresAt) <= Date.now()) return undefined;
-    return { ...copy, expiresAt: 0, graceUntil: 0, retainUntil: copy.retainUntil ?? copy.expiresAt };
+    return {
+      ...copy,
+      expiresAt: 0,
+      graceUntil: 0,
+      retainUntil: copy.retainUntil ?? copy.expiresAt,
+    };
   }
 
   /** A write for a request: resolves whether it was stored (a failure is logged, counted). */
@@ -162,12 +170,32 @@ export class ResilientStore {
     );
   }
 
+  /**
+   * Calls `listener` each time the store answers again after it failed (the first call that
+   * succeeds after a failure): what waits for the store (replayed evictions) goes on at once.
+   */
+  onRecovered(listener: () => void): void {
+    this.recoveredListeners.push(listener);
+  }
+
   private request<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.direct) return fn();
-    return this.breaker.run(() => withTimeout(fn(), operation, this.options.requestTimeoutMs));
+    const answered = this.breaker.run(() =>
+      withTimeout(fn(), operation, this.options.requestTimeoutMs),
+    );
+    return this.failing ? answered.then((value) => this.recovered(value)) : answered;
+  }
+
+  private recovered<T>(value: T): T {
+    if (this.failing) {
+      this.failing = false;
+      for (const listener of this.recoveredListeners) listener();
+    }
+    return value;
   }
 
   private failed(operation: string, error: unknown): void {
+    this.failing = true;
     if (error instanceof CircuitOpenError) {
       this.counters.storeSkipped++; // the store was not even asked
       return;
