@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { OutputCacheModule, VarnishBanPurger } from '../lib/index.js';
+import { AccountModule } from './account/account.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { BlogModule } from './blog/blog.module.js';
 import { createCacheStore } from './cache/cache-store.factory.js';
@@ -84,6 +85,7 @@ export class AppModule {
         CatalogModule,
         BlogModule,
         CartModule,
+        AccountModule,
         ComponentsModule,
         CacheRulesModule,
         AdminModule,

@@ -12,6 +12,8 @@ export interface Visitor {
   /** The cart count this visitor's pages must show (0: no cart). */
   cartCount: number;
   label: string;
+  /** The shopper's name (the `shopper` cookie), which their pages' `Greeting` hole must show. */
+  name?: string;
 }
 
 /** What the soak knows about one response before checking it. */
@@ -25,6 +27,8 @@ export interface CheckContext {
   componentFault?: boolean;
   /** A back-office call (edit, purge). */
   admin?: boolean;
+  /** A purge (`DELETE /admin/cache`): a 503 while the store is away is its documented answer. */
+  purge?: boolean;
   /** A page warmed before the database went away: it must answer 200 while it is away. */
   keptProbe?: boolean;
 }
@@ -35,18 +39,19 @@ export interface CheckerOptions {
   busAllowanceMs: number;
   /** ... and this long after an edit on the plain-Redis instance (no bus: `l1Revalidate`). */
   revalidateAllowanceMs: number;
-  /** After a Redis fault, how long stale pages may still show (TTL + grace + l1Revalidate). */
+  /**
+   * After a Redis fault, how long stale pages may still show (TTL + grace + l1Revalidate + bus).
+   * How long the instances take to reach the store and the database again after a fault is not
+   * assumed: it is measured ({@link FaultWindow.recovery}).
+   */
   redisRecoveryMs: number;
-  /** After the database comes back, how long 5xx may still show (pools reconnecting). */
-  databaseRecoveryMs: number;
-  /** After a Redis fault, how long the back office may still fail (the breaker stays open). */
-  breakerOpenMs: number;
   /** Highest heap used an instance may reach, in bytes. */
   heapBound: number;
 }
 
 const CART_COUNT = /<span class="cart-count">(\d+)<\/span>/g;
 const CART_FALLBACK = '<a class="cart" href="/cart">Cart</a>';
+const SHOPPER_NAME = /<span class="shopper-name">([^<]*)<\/span>/g;
 
 /**
  * Checks every response the soak receives, not a sample, against the invariants, and keeps
@@ -60,6 +65,8 @@ export class InvariantChecker {
   readonly busLags: number[] = [];
   readonly windows: FaultWindow[] = [];
   private readonly unmarked: [string, string][];
+  /** Every named shopper's unique marker (part of the name): no other visitor's page shows it. */
+  private readonly nameMarkers = new Map<string, string>();
 
   constructor(
     private readonly ledger: EditLedger,
@@ -68,6 +75,11 @@ export class InvariantChecker {
     originalNames: Map<string, string>,
   ) {
     this.unmarked = [...originalNames].map(([subject, name]) => [subject, `>${escapeHtml(name)}<`]);
+  }
+
+  /** A shopper's name and its unique marker, to find it on other visitors' pages. */
+  registerName(name: string, marker: string): void {
+    this.nameMarkers.set(name, marker);
   }
 
   /** Opens a fault window now; close it with {@link closeWindow}. */
@@ -136,6 +148,7 @@ export class InvariantChecker {
 
   private checkShopper(res: SoakResponse, ctx: CheckContext, where: string): void {
     this.pass('shopper-isolation');
+    this.checkName(res, ctx, where);
     const counts = [...res.body.matchAll(CART_COUNT)].map((m) => Number(m[1]));
     const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
     if (setCookie.some((c) => c.startsWith('cart='))) {
@@ -156,7 +169,7 @@ export class InvariantChecker {
       (w) =>
         w.name.startsWith('database unreachable') &&
         res.end >= w.start &&
-        res.start <= w.end + this.options.databaseRecoveryMs,
+        res.start <= this.recoveredAt(w, ctx.instance.name),
     );
     if (counts.length === 0 && res.body.includes(CART_FALLBACK) && databaseDown) {
       this.tolerate(databaseDown, 'MiniCart fallback (its data unreachable)');
@@ -168,6 +181,35 @@ export class InvariantChecker {
         `${where}: cart count ${counts.join(',') || 'missing'}, expected ${ctx.visitor.cartCount}` +
           ` (X-Cache ${String(res.headers['x-cache'])})`,
       );
+    }
+  }
+
+  /**
+   * The `Greeting` hole: a named shopper's page shows their name, escaped, once; no page shows
+   * another shopper's name (its marker, escaped or not); an unnamed visitor's shows none. The
+   * hole reads no data, so this holds during every fault, the component fault included.
+   */
+  private checkName(res: SoakResponse, ctx: CheckContext, where: string): void {
+    const shown = [...res.body.matchAll(SHOPPER_NAME)].map((m) => m[1]!);
+    const own = ctx.visitor.name;
+    const expected = own === undefined ? [] : [escapeHtml(own)];
+    if (shown.length !== expected.length || shown.some((n, i) => n !== expected[i])) {
+      this.violation(
+        'shopper-isolation',
+        `${where}: name hole shows ${JSON.stringify(shown)}, expected ${JSON.stringify(expected)}` +
+          ` (X-Cache ${String(res.headers['x-cache'])})`,
+      );
+    }
+    for (const [name, marker] of this.nameMarkers) {
+      if (name !== own && res.body.includes(marker)) {
+        this.violation(
+          'shopper-isolation',
+          `${where}: shows another shopper's name (${name}) (X-Cache ${String(res.headers['x-cache'])})`,
+        );
+      }
+    }
+    if (own !== undefined && own !== escapeHtml(own) && res.body.includes(own)) {
+      this.violation('shopper-isolation', `${where}: the shopper's name is not escaped`);
     }
   }
 
@@ -226,22 +268,31 @@ export class InvariantChecker {
     );
   }
 
-  /** The fault window that makes a 5xx expected, if any. */
+  /**
+   * The fault window that makes a 5xx expected, if any: from the fault's start until the
+   * instance was measured answering again after it.
+   */
   private expected5xx(res: SoakResponse, ctx: CheckContext): FaultWindow | undefined {
     return this.windows.find((w) => {
-      const recovery = w.name.startsWith('database')
-        ? this.options.databaseRecoveryMs
-        : w.name.startsWith('redis')
-          ? this.options.breakerOpenMs
-          : 0;
-      const overlaps = res.end >= w.start && res.start <= w.end + recovery;
+      const overlaps = res.end >= w.start && res.start <= this.recoveredAt(w, ctx.instance.name);
       if (!overlaps) return false;
       // The database unreachable: a page without a kept copy cannot be rendered, nor an edit saved.
       if (w.name.startsWith('database unreachable')) return true;
-      // A store that cannot be reached cannot be purged: the back office says so.
-      if (w.name.startsWith('redis')) return ctx.admin === true;
+      // A store that cannot be reached cannot be purged: the back office answers 503 and says
+      // the eviction is queued. Nothing else may fail for it: edits still save, pages render.
+      if (w.name.startsWith('redis')) return ctx.purge === true && res.status === 503;
       return false;
     });
+  }
+
+  /**
+   * Until when a fault explains failures on an instance: the time it was measured answering
+   * again after the fault, or, while that is still being measured, any time; the fault's end
+   * for a fault without an aftermath (or when the instance never came back: that is reported).
+   */
+  private recoveredAt(w: FaultWindow, instance: string): number {
+    if (!w.recovery) return w.end;
+    return w.recovery.at.get(instance) ?? (w.recovery.done ? w.end : Infinity);
   }
 
   private windowAt(at: number, prefix: string): FaultWindow | undefined {

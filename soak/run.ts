@@ -4,7 +4,7 @@
  * Starts the sample shop as three processes (A and B on the tiered store, C on plain Redis), all
  * on one PostgreSQL schema made for the run (through a TCP proxy the soak can slow down or cut)
  * and one redis-server the soak starts on a spare port (so that it can kill and pause it). Then
- * it drives anonymous readers, shoppers with carts (some signed in), an admin editing products
+ * it drives anonymous readers, named shoppers with carts (some signed in), an admin editing products
  * and the store name, purges and aborting clients, checks every response against the
  * invariants, injects faults on a schedule, prints the tables and exits 1 on any violation.
  *
@@ -27,7 +27,7 @@ import { InvariantChecker } from './invariant-checker.js';
 import { SoakHttpClient } from './soak-http-client.js';
 import { SoakRedis } from './soak-redis.js';
 import { formatSoakReport } from './soak-report.js';
-import { ADMIN_TOKEN, type SoakInstance } from './soak-types.js';
+import { ADMIN_HEADERS, ADMIN_TOKEN, type FaultWindow, type SoakInstance } from './soak-types.js';
 import { type ShopCatalog, SoakWorkload } from './soak-workload.js';
 
 /** Each instance's output: dist-sample/soak-logs/{A,B,C}.log. */
@@ -94,14 +94,15 @@ async function main(): Promise<number> {
   let checker: InvariantChecker | undefined;
   let stopping = false;
   const launch = async (name: string, store: 'tiered' | 'redis') => {
-    const process = await startSample(env(store), nodeArgs);
+    // Three Nest processes starting on a busy machine: minutes, not seconds, before giving up.
+    const process = await startSample(env(store), nodeArgs, 300_000);
     const instance: SoakInstance = {
       name,
       store,
       process,
       client: new SoakHttpClient(process.port),
       memory: { heapUsed: 0, rss: 0, heapLimit: 0, samples: 0 },
-      incidents: { storeFailures: 0, evictionsLost: 0 },
+      incidents: { storeFailures: 0, evictionsQueued: 0, evictionsLost: 0 },
     };
     // The instance's own output (errors, warnings) goes to a log for the post-mortem.
     const log = createWriteStream(join(LOG_DIR, `${name}.log`));
@@ -109,7 +110,8 @@ async function main(): Promise<number> {
     // Nest writes warnings to stdout and errors to stderr: both are counted.
     const countIncidents = (text: string) => {
       instance.incidents.storeFailures += text.split('serving uncached').length - 1;
-      instance.incidents.evictionsLost += text.split('failed twice').length - 1;
+      instance.incidents.evictionsQueued += text.split('failed twice').length - 1;
+      instance.incidents.evictionsLost += text.split('never reached the store').length - 1;
     };
     process.child.stderr!.on('data', (chunk: Buffer) => countIncidents(chunk.toString('utf8')));
     let pending = '';
@@ -153,9 +155,6 @@ async function main(): Promise<number> {
         busAllowanceMs: BUS_ALLOWANCE_MS,
         revalidateAllowanceMs: L1_REVALIDATE_MS + BUS_ALLOWANCE_MS,
         redisRecoveryMs: (TTL_S + GRACE_S) * 1000 + L1_REVALIDATE_MS + BUS_ALLOWANCE_MS,
-        databaseRecoveryMs: 3000,
-        // The store's circuit breaker stays open 5 s after the failures (`circuitBreaker.openFor`).
-        breakerOpenMs: 6000,
         heapBound: HEAP_BOUND,
       },
       originalNames,
@@ -213,6 +212,8 @@ async function main(): Promise<number> {
           }),
       ),
     );
+    const lost = instances.map((i) => `${i.name} ${i.incidents.evictionsLost}`).join(', ');
+    console.log(`(evictions still queued when the instances stopped: ${lost})`);
     await redis.kill();
     await proxy.close();
     await dropSchema(schema);
@@ -232,6 +233,51 @@ async function runFaults(
   },
 ): Promise<void> {
   const { origin, checker, workload, proxy, redis } = ctx;
+  const recoveries: Promise<void>[] = [];
+  let probeSeq = 0;
+  /** The instance's store answers its back office (a store call through its circuit breaker). */
+  const storeAnswers = async (instance: SoakInstance) =>
+    (await instance.client.send({ path: '/admin/cache', headers: ADMIN_HEADERS })).status === 200;
+  /** The instance renders a page from the database (a search never asked before: a MISS). */
+  const databaseAnswers = async (instance: SoakInstance) =>
+    (await instance.client.send({ path: `/search?q=recovery${++probeSeq}` })).status === 200;
+  /**
+   * After a fault, measures when each instance answers again through what it broke, instead of
+   * assuming a delay (pools reconnecting, a breaker still open, a loaded CPU): until then the
+   * fault explains its failures. These probes are the soak's instrument, not checked traffic.
+   */
+  const measureRecovery = (w: FaultWindow, answers: (i: SoakInstance) => Promise<boolean>) => {
+    const recovery = { at: new Map<string, number>(), done: false };
+    w.recovery = recovery;
+    const limitMs = 120_000;
+    const each = ctx.instances.map(async (instance) => {
+      for (;;) {
+        if (await answers(instance)) {
+          recovery.at.set(instance.name, performance.now());
+          return;
+        }
+        if (performance.now() - w.end > limitMs) {
+          checker.violation(
+            'no-5xx',
+            `${instance.name} still failing ${limitMs / 1000} s after the end of: ${w.name}`,
+          );
+          return;
+        }
+        await sleep(100);
+      }
+    });
+    recoveries.push(
+      Promise.all(each).then(() => {
+        recovery.done = true;
+        w.notes.push(
+          'answered again after its end: ' +
+            [...recovery.at]
+              .map(([name, at]) => `${name} ${((at - w.end) / 1000).toFixed(1)} s`)
+              .join(', '),
+        );
+      }),
+    );
+  };
   const at = async (fraction: number) => {
     const wait = origin + fraction * durationMs - performance.now();
     if (wait > 0) await sleep(wait);
@@ -244,6 +290,7 @@ async function runFaults(
     to: number,
     start: () => unknown,
     end: () => unknown,
+    recover?: (instance: SoakInstance) => Promise<boolean>,
   ) => {
     await at(from);
     const w = checker.openWindow(name, performance.now());
@@ -254,6 +301,7 @@ async function runFaults(
     if (left > 0) await sleep(left);
     await end();
     checker.closeWindow(w, performance.now());
+    if (recover) measureRecovery(w, recover);
     return w;
   };
 
@@ -270,6 +318,7 @@ async function runFaults(
     0.3,
     () => redis.pause(),
     () => redis.resume(),
+    storeAnswers,
   );
   await window(
     'redis killed (SIGKILL), then restarted empty',
@@ -277,6 +326,7 @@ async function runFaults(
     0.46,
     () => redis.kill(),
     () => redis.start(),
+    storeAnswers,
   );
 
   // Pages that must survive the database outage from a kept copy: warmed on every instance
@@ -284,6 +334,30 @@ async function runFaults(
   await at(0.49);
   workload.switches.holdEvictAll = true;
   await sleep(500);
+  // Evictions the store refused during the Redis faults (purges, store-name edits: everything)
+  // are queued and made again once it answers, with a growing pause: one made during the
+  // database outage would evict the kept copies, as it should. So they are waited for (until
+  // every instance reports none pending), not assumed done.
+  const drainStart = performance.now();
+  const drained = await Promise.all(
+    ctx.instances.map(async (instance) => {
+      for (;;) {
+        const res = await instance.client.send({ path: '/admin/cache', headers: ADMIN_HEADERS });
+        const pending =
+          res.status === 200 ? (JSON.parse(res.body) as { pendingEvictions: number }) : undefined;
+        if (pending?.pendingEvictions === 0)
+          return `${instance.name} ${((performance.now() - drainStart) / 1000).toFixed(1)} s`;
+        if (performance.now() - drainStart > 120_000) {
+          checker.violation(
+            'no-stale-after-edit',
+            `${instance.name}: evictions still queued 120 s after the Redis faults`,
+          );
+          return `${instance.name} never`;
+        }
+        await sleep(200);
+      }
+    }),
+  );
   const paths = ['/blog', `/blog/${(await firstBlogSlug(ctx.instances[0]!.client)) ?? ''}`];
   const probes: { instance: SoakInstance; path: string }[] = [];
   const unconfirmed: string[] = [];
@@ -317,8 +391,10 @@ async function runFaults(
       workload.switches.keptProbes = [];
       proxy.setMode({ kind: 'pass' });
     },
+    databaseAnswers,
   );
   down.notes.push(
+    `before it, queued evictions made (waited): ${drained.join(', ')}`,
     `${proxy.refused} connections refused`,
     `kept-copy probes (${paths.join(', ')}) on ${probes.map((p) => p.instance.name).join('')}` +
       (unconfirmed.length ? `; never cached before it, not probed: ${unconfirmed.join(', ')}` : ''),
@@ -341,6 +417,7 @@ async function runFaults(
     origin,
   );
   await at(1);
+  await Promise.all(recoveries);
   checker.closeWindow(aborts, performance.now());
   const { aborted, collapseFollowers } = workload.stats;
   aborts.notes.push(

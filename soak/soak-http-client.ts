@@ -28,6 +28,12 @@ export interface SoakRequest {
   timeoutMs?: number;
 }
 
+/**
+ * How long a request may go unanswered before it counts as a failure: long enough that a starved
+ * CPU never trips it (the p99 on a machine at load 15 was 7 s), short enough to catch a hang.
+ */
+const TIMEOUT_MS = 60_000;
+
 /** A keep-alive HTTP client to one instance. */
 export class SoakHttpClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -38,16 +44,27 @@ export class SoakHttpClient {
   retries = 0;
 
   async send(req: SoakRequest): Promise<SoakResponse> {
-    const res = await this.once(req);
-    // Node's documented keep-alive race, on the client's side: send it again on a new socket.
+    const res = await this.once(req, false);
+    // Node's documented keep-alive race, on the client's side (the server closed an idle socket
+    // as this request reused it): send it again on a socket of its own, never another pooled
+    // one, which may be closing too. A reset on a fresh socket is the server's, and counts.
     if (res.error === 'ECONNRESET' && res.reusedSocket) {
       this.retries++;
-      return this.once(req);
+      const again = await this.once(req, true);
+      return again.error
+        ? { ...again, error: `${again.error} (on a fresh socket, retried)` }
+        : again;
+    }
+    if (res.error && res.reusedSocket !== undefined) {
+      return { ...res, error: `${res.error} (on a ${res.reusedSocket ? 'reused' : 'new'} socket)` };
     }
     return res;
   }
 
-  private once(req: SoakRequest): Promise<SoakResponse & { reusedSocket?: boolean }> {
+  private once(
+    req: SoakRequest,
+    fresh: boolean,
+  ): Promise<SoakResponse & { reusedSocket?: boolean }> {
     const start = performance.now();
     return new Promise((resolve) => {
       let settled = false;
@@ -73,7 +90,7 @@ export class SoakHttpClient {
             ...req.headers,
           },
           // A request the soak aborts must not poison a pooled socket.
-          agent: req.abort && req.abort !== 'none' ? false : this.agent,
+          agent: fresh || (req.abort && req.abort !== 'none') ? false : this.agent,
         },
         (res) => {
           if (req.abort === 'mid-response') {
@@ -110,11 +127,11 @@ export class SoakHttpClient {
               status: 0,
               headers: {},
               body: '',
-              error: `no answer in ${req.timeoutMs ?? 15000} ms`,
+              error: `no answer in ${req.timeoutMs ?? TIMEOUT_MS} ms`,
             });
           }
         },
-        req.abort === 'mid-render' ? (req.abortAfterMs ?? 3) : (req.timeoutMs ?? 15000),
+        req.abort === 'mid-render' ? (req.abortAfterMs ?? 3) : (req.timeoutMs ?? TIMEOUT_MS),
       );
       outgoing.on('error', (e) => {
         if (req.abort && req.abort !== 'none' && settled) return;

@@ -30,7 +30,8 @@ export class SoakRedis {
     child.once('error', (e) => {
       failure = new Error(`cannot start redis-server (is it installed?): ${e.message}`);
     });
-    const deadline = Date.now() + 5000;
+    // Generous: a loaded machine may take seconds to start a process.
+    const deadline = Date.now() + 30_000;
     for (;;) {
       if (failure) throw failure;
       const probe = new Redis(this.url, {

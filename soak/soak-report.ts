@@ -48,7 +48,7 @@ export function formatSoakReport(input: {
       ms(percentile(s.latencies, 99)),
       `${mb(i.memory.heapUsed)} / ${mb(input.heapBound)}`,
       mb(i.memory.rss),
-      `${i.incidents.storeFailures} / ${i.incidents.evictionsLost}`,
+      `${i.incidents.storeFailures} / ${i.incidents.evictionsQueued}`,
     ];
   });
   rows.push([
@@ -72,7 +72,7 @@ export function formatSoakReport(input: {
       'p99 ms',
       'peak heap MB / bound',
       'peak RSS MB',
-      'store failures / evictions lost',
+      'store failures / evictions queued',
     ],
     rows,
   );
@@ -94,7 +94,7 @@ export function formatSoakReport(input: {
   const lines = [
     `Soak: ${seconds.toFixed(0)} s; ${stats.responses} checked responses (${totals.bypass} signed-in bypasses), ` +
       `${stats.edits} product edits (${stats.editFailures} failed: faults), ${stats.settingEdits} store-name edits, ` +
-      `${stats.purges} purges, aborted ${stats.aborted['mid-render']} mid-render ` +
+      `${stats.purges} purges (${stats.purgesRefused} more answered 503: store away, queued), aborted ${stats.aborted['mid-render']} mid-render ` +
       `(${stats.collapseFollowers} waiters on those keys) and ${stats.aborted['mid-response']} mid-response.`,
     '',
     load,

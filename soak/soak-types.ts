@@ -9,8 +9,11 @@ export interface SoakInstance {
   client: SoakHttpClient;
   /** Peak heap used and RSS (bytes), and the heap limit, read by the memory probe. */
   memory: { heapUsed: number; rss: number; heapLimit: number; samples: number };
-  /** From the instance's log: store calls that failed (served uncached), evictions given up. */
-  incidents: { storeFailures: number; evictionsLost: number };
+  /**
+   * From the instance's log: store calls that failed (served uncached), evictions the store
+   * refused twice (queued, made again once it answers), and evictions still queued at exit.
+   */
+  incidents: { storeFailures: number; evictionsQueued: number; evictionsLost: number };
 }
 
 /** A fault's window on the soak's clock (`performance.now()` ms). */
@@ -22,6 +25,12 @@ export interface FaultWindow {
   tolerated: Map<string, number>;
   /** Facts measured during it (e.g. `probes 200: 120/120`). */
   notes: string[];
+  /**
+   * Measured after the fault ended: when each instance answered again through the part the
+   * fault broke (by instance name, soak clock). Undefined for a fault without an aftermath;
+   * `done` once every instance answered or the soak gave up waiting.
+   */
+  recovery?: { at: Map<string, number>; done: boolean };
 }
 
 /** The invariants, in the table's order. */

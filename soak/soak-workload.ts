@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { EditLedger } from './edit-ledger.js';
 import type { CheckContext, InvariantChecker, Visitor } from './invariant-checker.js';
 import type { SoakRequest, SoakResponse } from './soak-http-client.js';
@@ -25,6 +26,8 @@ export interface WorkloadStats {
   editFailures: number;
   settingEdits: number;
   purges: number;
+  /** Purges answered 503 (the store away; the eviction queued by the provider). */
+  purgesRefused: number;
   aborted: { 'mid-render': number; 'mid-response': number };
   collapseFollowers: number;
 }
@@ -43,7 +46,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 /**
- * The soak's visitors: anonymous readers, shoppers with carts (some signed in), an admin who
+ * The soak's visitors: anonymous readers, shoppers with carts and names (some signed in), an admin who
  * edits products and the store name, a purger, and clients that abort. Every response goes
  * through the {@link InvariantChecker}.
  */
@@ -56,6 +59,7 @@ export class SoakWorkload {
     editFailures: 0,
     settingEdits: 0,
     purges: 0,
+    purgesRefused: 0,
     aborted: { 'mid-render': 0, 'mid-response': 0 },
     collapseFollowers: 0,
   };
@@ -102,6 +106,9 @@ export class SoakWorkload {
       workers.push(this.browse({ cartCount: 0, label: `anonymous ${i}` }, {}));
     }
     // Each shopper's cart holds a count of items no other shopper has: the MiniCart hole shows it.
+    // Each one also has a name of their own, with characters to escape and a unique marker,
+    // set through `POST /account/name`: the Greeting hole shows it.
+    const shoppers: { visitor: Visitor; cookies: string[] }[] = [];
     for (let i = 0; i < shape.shoppers + shape.signedIn; i++) {
       const signedIn = i >= shape.shoppers;
       const cartCount = 2 + i;
@@ -113,7 +120,14 @@ export class SoakWorkload {
       if (signedIn) cookies.push(`sid=soak-shopper-${i}`);
       if (i % 3 === 1) cookies.push('currency=EUR');
       const label = `${signedIn ? 'signed-in ' : ''}shopper ${i} (cart ${cartCount})`;
-      workers.push(this.browse({ cartCount, label }, { cookie: cookies.join('; ') }, true));
+      const marker = `N${i}-${randomBytes(4).toString('hex')}`;
+      const name = `O'Hara & <${marker}>`;
+      this.checker.registerName(name, marker);
+      cookies.push(await this.nameCookie(name, label));
+      shoppers.push({ visitor: { cartCount, label, name }, cookies });
+    }
+    for (const { visitor, cookies } of shoppers) {
+      workers.push(this.browse(visitor, { cookie: cookies.join('; ') }, true));
     }
     workers.push(this.admin(), this.purger(), this.aborter(), this.keptProber());
     await Promise.all(workers);
@@ -121,6 +135,26 @@ export class SoakWorkload {
 
   stop(): void {
     this.running = false;
+  }
+
+  /** Sets a shopper's name as the shop's form does, and returns the `shopper` cookie it set. */
+  private async nameCookie(name: string, label: string): Promise<string> {
+    const path = '/account/name';
+    const instance = pick(this.instances);
+    const res = await this.send(
+      instance,
+      { method: 'POST', path, body: JSON.stringify({ name }) },
+      { visitor: { cartCount: 0, label }, path, page: false },
+    );
+    const cookie = ([] as string[])
+      .concat(res.headers['set-cookie'] ?? [])
+      .find((c) => c.startsWith('shopper='));
+    if (res.status !== 200 || !cookie) {
+      throw new Error(
+        `POST ${path} on ${instance.name}: ${res.status || res.error} without a shopper cookie`,
+      );
+    }
+    return cookie.split(';')[0]!;
   }
 
   /** Sends one request to an instance and checks its response. */
@@ -288,9 +322,10 @@ export class SoakWorkload {
       const res = await this.send(
         pick(this.instances),
         { method: 'DELETE', path, headers: ADMIN_HEADERS },
-        { visitor: { cartCount: 0, label: 'purger' }, path, page: false, admin: true },
+        { visitor: { cartCount: 0, label: 'purger' }, path, page: false, admin: true, purge: true },
       );
       if (res.status === 200) this.stats.purges++;
+      if (res.status === 503) this.stats.purgesRefused++;
     }
   }
 

@@ -362,6 +362,31 @@ describe('sample shop (e2e)', () => {
       expect((await http().delete('/admin/cache')).body.evicted).toBeGreaterThan(0);
       expect(await cache.count()).toBe(0);
     });
+
+    it('answers a purge the store refused with 503 saying it is queued, then makes it', async () => {
+      await get('/blog');
+      const cache = app.get(OutputCacheProvider);
+      const store = app.get<OutputCacheStore>(OUTPUT_CACHE_STORE);
+      // The store refuses to clear, as Redis does while it is down (a fault, not a mock of it).
+      const clear = store.clear.bind(store);
+      store.clear = () => Promise.reject(new Error('connection refused'));
+      try {
+        const res = await http().delete('/admin/cache');
+        expect(res.status).toBe(503);
+        expect(res.body.message).toBe(
+          'The cache store is not answering, so the purge could not be made now: it failed ' +
+            '(connection refused); the eviction is queued, made once the store answers: no need ' +
+            'to send it again.',
+        );
+        expect(cache.pendingEvictions).toBe(1);
+        expect(await cache.count()).toBe(1);
+      } finally {
+        store.clear = clear;
+      }
+      await cache.replayEvictions();
+      expect(cache.pendingEvictions).toBe(0);
+      expect(await cache.count()).toBe(0);
+    });
   });
 
   describe('donut holes', () => {
@@ -400,6 +425,67 @@ describe('sample shop (e2e)', () => {
       expect(stored).toContain('<a href="/category/tents">Tents</a>');
       expect(stored).toContain('<form class="search" action="/search"');
       expect(stored).toContain('class="active">USD</a>');
+    });
+
+    it('shows each shopper their own name on the same cached page (Greeting hole)', async () => {
+      const page = '/category/tents';
+      // The name is set through the endpoint, as a shopper's form post would.
+      const set = await http()
+        .post('/account/name')
+        .type('form')
+        .send({ name: "  Zoë   <O'Hara>  " })
+        .set('Accept', 'text/html')
+        .set('Referer', `http://${hostOf(app)}${page}`);
+      expect(set.status).toBe(303);
+      expect(set.headers.location).toBe(page);
+      const zoe = setCookie(set, 'shopper');
+      expect(zoe).toBe("Zoë <O'Hara>");
+      expect(set.headers['set-cookie']?.[0]).toContain('HttpOnly');
+      const json = await http().post('/account/name').send({ name: 'Bram' });
+      expect(json.status).toBe(200);
+      expect(json.body).toEqual({ name: 'Bram' });
+      const bram = setCookie(json, 'shopper');
+      const name = (html: string) => /<span class="shopper-name">([^<]*)<\/span>/.exec(html)?.[1];
+
+      const first = await get(page, `shopper=${encodeURIComponent(zoe!)}`);
+      expect(first.headers['x-cache']).toBe('MISS');
+      expect(name(first.text)).toBe('Zoë &lt;O&#39;Hara&gt;');
+      expect(first.text).not.toContain('<O');
+      const second = await get(page, `shopper=${encodeURIComponent(bram!)}`);
+      // Not a session cookie: the second shopper gets the page the first one's request stored.
+      expect(second.headers['x-cache']).toBe('HIT');
+      expect(name(second.text)).toBe('Bram');
+      expect(second.text).not.toContain('Zo');
+      const anonymous = await get(page);
+      expect(anonymous.headers['x-cache']).toBe('HIT');
+      expect(name(anonymous.text)).toBeUndefined();
+      expect(anonymous.text).toContain(
+        '<form class="greeting" method="post" action="/account/name">',
+      );
+      const holes = (html: string) =>
+        withoutToken(html).replace(/<span class="greeting">.*?<\/span><\/span>/, '');
+      expect(holes(second.text)).toBe(holes(first.text));
+
+      // The stored page holds no name; a forged, overlong cookie is cut to 40 characters.
+      const [summary] = (await app.get(OutputCacheProvider).list({ take: 1000 })).filter(
+        (e) => e.path === page,
+      );
+      const stored = await app.get<OutputCacheStore>(OUTPUT_CACHE_STORE).get(summary.key);
+      expect(stored!.body.toString('utf8')).not.toMatch(/Bram|Zo|shopper-name/);
+      const long = await get(page, `shopper=${'x'.repeat(200)}`);
+      expect(name(long.text)).toBe('x'.repeat(40));
+    });
+
+    it('refuses a shopper name over 40 characters, and clears it when empty', async () => {
+      const long = await http()
+        .post('/account/name')
+        .send({ name: 'x'.repeat(41) });
+      expect(long.status).toBe(400);
+      expect(long.body.message).toBe('"name" may have at most 40 characters');
+      expect(long.headers['set-cookie']).toBeUndefined();
+      const cleared = await http().post('/account/name').send({ name: '' });
+      expect(cleared.status).toBe(200);
+      expect(cleared.headers['set-cookie']?.[0]).toMatch(/^shopper=;.*Expires=Thu, 01 Jan 1970/);
     });
 
     it('remembers recently viewed products in a cookie set by the hole, on hits too', async () => {

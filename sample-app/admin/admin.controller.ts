@@ -39,12 +39,16 @@ export class AdminController {
     return this.admin.updateSetting(key, body);
   }
 
-  /** What the output cache holds: `{ count, stats, entries }`. */
+  /**
+   * What the output cache holds: `{ count, stats, entries, pendingEvictions }` (evictions the
+   * store refused, queued until it answers). 503 while the store does not answer.
+   */
   @Get('cache')
   cache() {
     return this.admin.cache();
   }
 
+  /** `{ evicted }`; 503 while the store does not answer (the eviction is queued and made later). */
   @Delete('cache')
   clearCache() {
     return this.admin.clearCache();

@@ -10,6 +10,7 @@ import { Product } from '../entities/product.entity.js';
 import type { Setting } from '../entities/setting.entity.js';
 import type { UpdateCategoryDto } from './update-category.dto.js';
 import type { UpdateProductDto } from './update-product.dto.js';
+import { storeUnavailable } from './store-unavailable.js';
 
 /**
  * Back-office writes. None of them evicts anything by hand: each one saves through a TypeORM
@@ -58,12 +59,16 @@ export class AdminService {
     const [count, entries] = await Promise.all([
       this.outputCache.count(),
       this.outputCache.list({ take: 50 }),
-    ]);
-    return { count, stats: this.outputCache.stats(), entries };
+    ]).catch(storeUnavailable('the listing', { eviction: false }));
+    // Evictions the store refused wait to be made again: how many (0 once it took them all).
+    const pendingEvictions = this.outputCache.pendingEvictions;
+    return { count, stats: this.outputCache.stats(), entries, pendingEvictions };
   }
 
   async clearCache(): Promise<{ evicted: number }> {
-    return { evicted: await this.outputCache.invalidateAll() };
+    // While the store is down this is a 503 saying so, not a bare 500: the provider queued the
+    // eviction and makes it once the store answers.
+    return { evicted: await this.outputCache.invalidateAll().catch(storeUnavailable('the purge')) };
   }
 
   setOutage(body: unknown): { down: boolean } {
@@ -88,7 +93,10 @@ export class AdminService {
     await this.seed.reset();
     // The seed's writes evicted what showed the old data; this takes the rest (pages that
     // showed a review, say) so that nothing rendered before the reset is served after it.
-    return { reset: true, evicted: await this.outputCache.invalidateAll() };
+    const evicted = await this.outputCache
+      .invalidateAll()
+      .catch(storeUnavailable('the purge after the reset (the data is reset)'));
+    return { reset: true, evicted };
   }
 }
 

@@ -3,6 +3,7 @@ import { CartModule } from '../cart/cart.module.js';
 import { CatalogModule } from '../catalog/catalog.module.js';
 import { CategoryMenuComponent } from './category-menu.component.js';
 import { CurrencySelectorComponent } from './currency-selector.component.js';
+import { GreetingComponent } from './greeting.component.js';
 import { MiniCartComponent } from './mini-cart.component.js';
 import { RecentlyViewedComponent } from './recently-viewed.component.js';
 import { SearchBoxComponent } from './search-box.component.js';
@@ -14,7 +15,7 @@ import { SearchBoxComponent } from './search-box.component.js';
  * | component | kind |
  * | --- | --- |
  * | `SearchBox`, `CategoryMenu`, `CurrencySelector` | cacheable: part of the cached page |
- * | `MiniCart`, `RecentlyViewed` | holes: rendered for every response, hits included |
+ * | `MiniCart`, `RecentlyViewed`, `Greeting` | holes: rendered for every response, hits included |
  *
  * The built-in `AntiForgeryToken` hole (`{{{antiforgeryField}}}`) comes from the module's `csrf`
  * option.
@@ -27,6 +28,7 @@ import { SearchBoxComponent } from './search-box.component.js';
     CurrencySelectorComponent,
     MiniCartComponent,
     RecentlyViewedComponent,
+    GreetingComponent,
   ],
 })
 export class ComponentsModule {}

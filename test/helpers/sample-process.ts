@@ -17,7 +17,8 @@ export function buildSample(): void {
 
 /**
  * Starts `dist-sample/sample-app/main.js` on a free port with `env` (over this process's own),
- * and resolves once it listens; `nodeArgs` go before the script (e.g. `--import` a preload).
+ * and resolves once it listens; `nodeArgs` go before the script (e.g. `--import` a preload);
+ * it gives up after `startTimeoutMs` (60 s; the soak, starting three at once, gives 300 s).
  */
 export async function startSample(
   env: Record<string, string>,
