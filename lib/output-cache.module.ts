@@ -7,6 +7,7 @@ import { EntityTagRegistry } from './display-control/entity-tags.registry.js';
 import { BackgroundTasks } from './http/background-tasks.js';
 import { EntryBuilder } from './http/entry-builder.js';
 import { EntryReader } from './http/entry-reader.js';
+import { FastLane } from './http/fast-lane.js';
 import { HitWriter } from './http/hit-writer.js';
 import { KeyResolver } from './http/key-resolver.js';
 import { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
@@ -106,6 +107,8 @@ const providers: Provider[] = [
   ResponseRecorder,
   RenderCoordinator,
   StaleRefresher,
+  // Fresh hits of fastLane routes, served before the framework (see FastLane).
+  FastLane,
   // Renders ahead of requests: OutputCacheProvider.warm() and the refreshAhead option.
   WarmUp,
   RefreshAhead,

@@ -6,10 +6,11 @@ import {
   type OutgoingHttpHeaders,
   ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
 import {
+  type FastLaneHandler,
   HttpPlatform,
   type InternalDispatch,
   type InternalRequest,
@@ -27,6 +28,9 @@ function inert(this: unknown) {
   return this;
 }
 
+/** Express's `trust proxy fn` setting: whether to believe the hop at `index` from `address`. */
+type TrustProxy = (address: string | undefined, index: number) => boolean;
+
 /**
  * {@link HttpPlatform} for `@nestjs/platform-express` (Express 5). Every reply of a route passes
  * through `res.send` of its response (`@Render` sends the rendered HTML, JSON replies the
@@ -37,6 +41,9 @@ function inert(this: unknown) {
 export class ExpressPlatform extends HttpPlatform {
   /** Runs `fn` in the async context this platform was created in (the app's boot, no request). */
   private readonly outsideRequests = AsyncResource.bind(<T>(fn: () => T): T => fn());
+
+  /** The app's `trust proxy` (read when the fast lane is installed; Express's default: none). */
+  private trustProxy: TrustProxy = () => false;
 
   method(req: any): string {
     return req.method;
@@ -49,12 +56,27 @@ export class ExpressPlatform extends HttpPlatform {
   protocol(req: any): string {
     // As the app sees it: under `trust proxy`, X-Forwarded-Proto verbatim (`HTTP`, `evil`), which
     // the key must hold as is, or a page linking to `evil://` is stored for every `http` visitor.
-    return typeof req.protocol === 'string' ? req.protocol : 'http';
+    if (typeof req.protocol === 'string') return req.protocol;
+    // A raw node:http request (the fast lane): resolved as Express's `req.protocol` does.
+    const proto = req.socket?.encrypted ? 'https' : 'http';
+    if (!this.trustProxy(req.socket?.remoteAddress, 0)) return proto;
+    const header = firstValue(req.headers['x-forwarded-proto']) ?? proto;
+    const comma = header.indexOf(',');
+    return comma === -1 ? header.trim() : header.slice(0, comma).trim();
   }
 
   host(req: any): string {
-    return req.host ?? req.headers.host ?? '';
+    if (req.app !== undefined) return req.host ?? req.headers.host ?? '';
+    // A raw node:http request (the fast lane): resolved as Express's `req.host` does.
+    let host = firstValue(req.headers['x-forwarded-host']);
+    if (!host || !this.trustProxy(req.socket?.remoteAddress, 0)) {
+      host = firstValue(req.headers.host);
+    } else if (host.includes(',')) {
+      host = host.slice(0, host.indexOf(',')).trimEnd();
+    }
+    return host ?? '';
   }
+
 
   headers(req: any): IncomingHttpHeaders {
     return req.headers;
@@ -108,6 +130,40 @@ export class ExpressPlatform extends HttpPlatform {
       }
     });
     return { done };
+  }
+
+  override installFastLane(adapter: any, handler: FastLaneHandler): boolean {
+    const server = adapter?.getHttpServer?.();
+    const app = adapter?.getInstance?.();
+    if (typeof server?.listeners !== 'function' || typeof app?.get !== 'function') return false;
+    const trust = app.get('trust proxy fn');
+    if (typeof trust === 'function') this.trustProxy = trust;
+    // Express's own first middleware sets it on every response; a fast-lane hit looks the same.
+    const poweredBy = typeof app.enabled === 'function' && app.enabled('x-powered-by');
+    const listeners = server.listeners('request') as ((...args: unknown[]) => void)[];
+    const toApp = (req: IncomingMessage, res: ServerResponse) => {
+      for (const listener of listeners) listener.call(server, req, res);
+    };
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // This process's internal requests (refresh, warm-up) come on a socket of their own, not
+      // a connection: they must reach the route, which renders and stores.
+      if (!(req.socket instanceof Socket)) return toApp(req, res);
+      let served: boolean | Promise<boolean>;
+      try {
+        if (poweredBy) res.setHeader('X-Powered-By', 'Express');
+        served = handler(req, res);
+      } catch {
+        served = false;
+      }
+      if (served === true) return;
+      if (served === false) return toApp(req, res);
+      served.then(
+        (ok) => ok || toApp(req, res),
+        () => toApp(req, res),
+      );
+    });
+    return true;
   }
 
   status(res: ServerResponse): number {
@@ -280,6 +336,11 @@ function rawHeaders(headers: IncomingHttpHeaders): string[] {
     else if (value !== undefined) raw.push(name, value);
   }
   return raw;
+}
+
+/** A header's first value (a repeated header arrives as an array only for a few names). */
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** Content types settled exactly as Express would, so stored headers match what went out. */
