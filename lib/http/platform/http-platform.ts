@@ -42,7 +42,7 @@ export type UncapturedEnd = 'aborted' | 'streamed';
 /**
  * Everything the cache pipeline needs of a request and a response, behind one seam: the stages
  * never touch a framework's objects directly. `ExpressPlatform` implements it for
- * `@nestjs/platform-express`; another platform (Fastify) implements the same methods.
+ * `@nestjs/platform-express`, `FastifyPlatform` for `@nestjs/platform-fastify`.
  *
  * Requests and responses stay opaque (`any`): vary-by resolvers, tag functions and components
  * receive the platform's own request, as the app knows it.
@@ -75,6 +75,17 @@ export abstract class HttpPlatform {
    * const status = await dispatch?.done;
    */
   abstract dispatchInternal(req: any, request: InternalRequest): InternalDispatch | undefined;
+
+  /**
+   * Whether `req` is an internal request dispatched with `marker` ({@link dispatchInternal}),
+   * given the request as a route receives it.
+   *
+   * @example
+   * if (platform.isInternal(req, REFRESH)) return render(); // a background refresh
+   */
+  isInternal(req: any, marker: symbol): boolean {
+    return req?.[marker] === true;
+  }
 
   /**
    * Puts `handler` in front of the framework, at the earliest point a request is seen (Express:
