@@ -54,7 +54,7 @@ class ObsController {
   @Cacheable({ ttl: 60 })
   @Get('no-store')
   noStore(@Res({ passthrough: true }) res: Response) {
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Cache-Control', 'no-store'); // Express and Fastify alike
     return '<p>no-store</p>';
   }
 

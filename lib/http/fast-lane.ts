@@ -100,6 +100,15 @@ export class FastLane implements OnApplicationBootstrap {
       return;
     }
     this.routes = routes;
+    const skipped = skippedMiddleware(adapter.getInstance?.());
+    if (skipped.length > 0) {
+      // Not refused: a logger or compression is harmless. But CORS, helmet, rate limits, request
+      // ids do not run on a fast-lane hit, and a careful user wants to hear it once, at start-up.
+      this.logger.warn(
+        `fastLane: middleware that does not run on fast-lane hits: ${skipped.join(', ')}. ` +
+          'Headers it sets and requests it rejects are not set or rejected there (README, "Fast lane")',
+      );
+    }
   }
 
   /**
@@ -287,6 +296,35 @@ export class FastLane implements OnApplicationBootstrap {
       fail('its controller is routed by host (@Controller({ host }))');
     if (context.versioned) fail('the app routes by a header or media-type version');
   }
+}
+
+/** Express's own middleware and Nest's body parsers: nothing a hit's response depends on. */
+const BUILT_IN_MIDDLEWARE = new Set([
+  'query',
+  'expressInit',
+  'jsonParser',
+  'urlencodedParser',
+  'rawParser',
+  'textParser',
+]);
+
+/**
+ * The names of the app-level Express middleware ahead of the routes (what the fast lane skips),
+ * Express's and Nest's own left out; empty on another platform.
+ */
+function skippedMiddleware(app: any): string[] {
+  let stack: any[] | undefined;
+  try {
+    stack = app?.router?.stack;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(stack)) return [];
+  const lastRoute = stack.map((layer) => !!layer.route).lastIndexOf(true);
+  return stack
+    .slice(0, Math.max(0, lastRoute))
+    .filter((layer) => !layer.route && !BUILT_IN_MIDDLEWARE.has(layer.name))
+    .map((layer) => String(layer.name || '<anonymous>'));
 }
 
 /** The request methods that reach a route of `method` (Express routes HEAD to GET routes). */

@@ -85,6 +85,17 @@ export async function createTestApp(
 }
 
 /**
+ * A wildcard path segment named `name`: `*name` on Express 5 (path-to-regexp 8), `*` on Fastify
+ * (its only wildcard, last, read as the `*` param: see {@link wildcardParam}).
+ *
+ * @example
+ * \@Get(`account/${wildcard('rest')}`)
+ */
+export function wildcard(name: string): string {
+  return testPlatform === 'fastify' ? '*' : `*${name}`;
+}
+
+/**
  * Sets a cookie on a route's response, on either platform: Express's `res.cookie`, or
  * `reply.setCookie` of `@fastify/cookie` (path `/`, as Express's default).
  */

@@ -6,7 +6,7 @@ import type {
   OutgoingHttpHeaders,
   ServerResponse,
 } from 'node:http';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
 import {
   type FastLaneHandler,
@@ -15,6 +15,7 @@ import {
   type InternalRequest,
   type UncapturedEnd,
 } from './http-platform.js';
+import { frontRequestListener } from './fast-lane-listener.js';
 import { dispatchIntoServer, observeHeadWritten } from './node-http.js';
 
 /** The Express response methods the platform wraps. */
@@ -92,28 +93,8 @@ export class ExpressPlatform extends HttpPlatform {
     if (typeof trust === 'function') this.trustProxy = trust;
     // Express's own first middleware sets it on every response; a fast-lane hit looks the same.
     const poweredBy = typeof app.enabled === 'function' && app.enabled('x-powered-by');
-    const listeners = server.listeners('request') as ((...args: unknown[]) => void)[];
-    const toApp = (req: IncomingMessage, res: ServerResponse) => {
-      for (const listener of listeners) listener.call(server, req, res);
-    };
-    server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      // This process's internal requests (refresh, warm-up) come on a socket of their own, not
-      // a connection: they must reach the route, which renders and stores.
-      if (!(req.socket instanceof Socket)) return toApp(req, res);
-      let served: boolean | Promise<boolean>;
-      try {
-        if (poweredBy) res.setHeader('X-Powered-By', 'Express');
-        served = handler(req, res);
-      } catch {
-        served = false;
-      }
-      if (served === true) return;
-      if (served === false) return toApp(req, res);
-      served.then(
-        (ok) => ok || toApp(req, res),
-        () => toApp(req, res),
-      );
+    frontRequestListener(server, handler, (_req, res) => {
+      if (poweredBy) res.setHeader('X-Powered-By', 'Express');
     });
     return true;
   }

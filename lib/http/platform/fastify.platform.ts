@@ -3,7 +3,9 @@ import { AsyncResource } from 'node:async_hooks';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
+import { frontRequestListener } from './fast-lane-listener.js';
 import {
+  type FastLaneHandler,
   HttpPlatform,
   type InternalDispatch,
   type InternalRequest,
@@ -63,7 +65,9 @@ export class FastifyPlatform extends HttpPlatform {
 
   protocol(req: any): string {
     // Fastify 5 resolves X-Forwarded-Proto under `trustProxy`, as Express under `trust proxy`.
-    return typeof req.protocol === 'string' ? req.protocol : 'http';
+    if (typeof req.protocol === 'string') return req.protocol;
+    // A raw request (the fast lane, which runs only without trustProxy): as Fastify resolves it.
+    return req.socket?.encrypted ? 'https' : 'http';
   }
 
   host(req: any): string {
@@ -80,6 +84,20 @@ export class FastifyPlatform extends HttpPlatform {
     return req?.[marker] === true || req?.raw?.[marker] === true;
   }
 
+  /**
+   * The fast lane on Fastify: in front of Fastify's own `request` listener on the server (before
+   * its router and every hook, middie's included), with the raw `node:http` pair, which the
+   * other methods of this platform accept. Off under `trustProxy`: Fastify resolves forwarded
+   * protocol and host by rules the raw request cannot reproduce here.
+   */
+  override installFastLane(adapter: any, handler: FastLaneHandler): boolean {
+    const server = adapter?.getHttpServer?.();
+    if (typeof server?.listeners !== 'function') return false;
+    if (adapter?.getInstance?.()?.initialConfig?.trustProxy) return false;
+    frontRequestListener(server, handler);
+    return true;
+  }
+
   dispatchInternal(req: any, request: InternalRequest): InternalDispatch | undefined {
     // Fastify listens on the server's `request` event as Express does: the same dispatch.
     return dispatchIntoServer(req.socket ?? req.raw?.socket, request, this.outsideRequests);
@@ -91,7 +109,10 @@ export class FastifyPlatform extends HttpPlatform {
 
   responseHeaders(res: any): OutgoingHttpHeaders {
     // Headers set on the raw response (middleware) and on the reply; the reply's win, as sent.
-    return isRaw(res) ? res.getHeaders() : (res as FastifyReplyLike).getHeaders();
+    if (isRaw(res)) return res.getHeaders();
+    const headers = (res as FastifyReplyLike).getHeaders();
+    withPendingCookies(res, headers);
+    return headers;
   }
 
   setHeader(res: any, name: string, value: string | string[]): void {
@@ -228,6 +249,26 @@ function serialisedBody(reply: FastifyReplyLike, payload: unknown): Buffer | str
   else if (!hasCharset(contentType)) reply.header('content-type', `${contentType}; charset=utf-8`);
   return reply.serialize(payload);
 }
+
+/**
+ * `@fastify/cookie` keeps the cookies of `reply.setCookie()` aside and writes them as
+ * `Set-Cookie` in its `onSend` hook. A snapshot of the headers counts them where they were set
+ * (a hole's cookie is its own request's, not the page's, as with Express's `res.cookie`), in
+ * the order the hook appends them.
+ */
+function withPendingCookies(reply: any, headers: OutgoingHttpHeaders): void {
+  const symbol = (pendingCookies ??= Object.getOwnPropertySymbols(reply).find(
+    (s) => s.description === 'fastify.reply.setCookies',
+  ));
+  const pending = symbol === undefined ? undefined : reply[symbol];
+  const serialize = reply.server?.serializeCookie;
+  if (!(pending instanceof Map) || pending.size === 0 || typeof serialize !== 'function') return;
+  const current = headers['set-cookie'];
+  const cookies = current === undefined ? [] : Array.isArray(current) ? [...current] : [current];
+  for (const c of pending.values()) cookies.push(serialize(c.name, c.value, c.opts));
+  headers['set-cookie'] = cookies.length === 1 ? cookies[0] : cookies;
+}
+let pendingCookies: symbol | undefined;
 
 function isJson(contentType: string): boolean {
   return contentType.split(';', 1)[0].includes('json');
