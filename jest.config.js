@@ -37,6 +37,7 @@ export const expressOnly = [
   '<rootDir>/test/admin-sample.e2e-spec.ts',
   '<rootDir>/test/cdn-varnish-sample.e2e-spec.ts',
   '<rootDir>/test/sample-fastify.e2e-spec.ts',
+  '<rootDir>/test/shutdown.e2e-spec.ts',
   // Option validation at start-up; the platform's own start-up checks are in it on Express.
   '<rootDir>/test/startup-validation.e2e-spec.ts',
 ];

@@ -32,6 +32,12 @@ if (process.env.TEST_PLATFORM && !['express', 'fastify'].includes(process.env.TE
   );
 }
 
+/** What is set on each platform in its own way. */
+export interface TestPlatformOptions {
+  /** Express's `trust proxy` setting, Fastify's `trustProxy` option (same values). */
+  trustProxy?: string | boolean | number;
+}
+
 export interface TestApp {
   /**
    * Typed as Express's for the tests' `configure` callbacks; on Fastify it is a
@@ -51,6 +57,7 @@ export interface TestApp {
 export async function createTestApp(
   metadata: ModuleMetadata,
   configure?: (app: NestExpressApplication) => void,
+  platformOptions: TestPlatformOptions = {},
 ): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   const logger = process.env.TEST_LOG ? (['error', 'warn', 'debug', 'log'] as const) : false;
@@ -58,7 +65,12 @@ export async function createTestApp(
   if (testPlatform === 'fastify') {
     const fastifyApp = moduleRef.createNestApplication<NestFastifyApplication>(
       // Express's router is not strict: `/page/` is `/page`. The same routes on Fastify.
-      new FastifyAdapter({ routerOptions: { ignoreTrailingSlash: true } }),
+      new FastifyAdapter({
+        routerOptions: { ignoreTrailingSlash: true },
+        ...(platformOptions.trustProxy === undefined
+          ? {}
+          : { trustProxy: platformOptions.trustProxy }),
+      }),
       { logger: logger ? [...logger] : false },
     );
     await fastifyApp.register(fastifyCookie as never);
@@ -73,6 +85,8 @@ export async function createTestApp(
     });
     app.setBaseViewsDir(viewsDir);
     app.setViewEngine('hbs');
+    if (platformOptions.trustProxy !== undefined)
+      app.set('trust proxy', platformOptions.trustProxy);
   }
   configure?.(app);
   await app.listen(0, '127.0.0.1');
@@ -99,6 +113,12 @@ export function wildcard(name: string): string {
  * Sets a cookie on a route's response, on either platform: Express's `res.cookie`, or
  * `reply.setCookie` of `@fastify/cookie` (path `/`, as Express's default).
  */
+export function setHeader(res: any, name: string, value: string): void {
+  if (typeof res.setHeader === 'function') res.setHeader(name, value);
+  else res.header(name, value);
+}
+
+/** Sets a cookie on a route's response, on either platform (see {@link setHeader}). */
 export function setCookie(res: any, name: string, value: string): void {
   if (typeof res.cookie === 'function') res.cookie(name, value);
   else res.setCookie(name, value, { path: '/' });
