@@ -32,7 +32,6 @@ export const expressOnly = [
   // platform they start themselves; the sample on Fastify: test/sample-fastify.e2e-spec.ts.
   '<rootDir>/test/cluster.e2e-spec.ts',
   '<rootDir>/test/refresh-cluster.e2e-spec.ts',
-  '<rootDir>/test/sample-app.e2e-spec.ts',
   '<rootDir>/test/sample-ops.e2e-spec.ts',
   '<rootDir>/test/admin-sample.e2e-spec.ts',
   '<rootDir>/test/cdn-varnish-sample.e2e-spec.ts',

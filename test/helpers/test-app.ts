@@ -69,7 +69,7 @@ export async function createTestApp(
         routerOptions: { ignoreTrailingSlash: true },
         ...(platformOptions.trustProxy === undefined
           ? {}
-          : { trustProxy: platformOptions.trustProxy }),
+          : { trustProxy: platformOptions.trustProxy as string }),
       }),
       { logger: logger ? [...logger] : false },
     );
