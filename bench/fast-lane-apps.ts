@@ -62,6 +62,27 @@ export async function createFastLaneApp(): Promise<NestExpressApplication> {
 }
 
 /**
+ * The same app on `@nestjs/platform-fastify`: views through `@fastify/view` with the same
+ * handlebars, `/x/` reaching `/x` as on Express. Fastify is loaded only here.
+ */
+export async function createFastLaneFastifyApp(): Promise<NestExpressApplication> {
+  const [{ FastifyAdapter }, hbs] = await Promise.all([
+    import('@nestjs/platform-fastify'),
+    import('hbs'),
+  ]);
+  const app = await NestFactory.create(
+    FastLaneBenchModule,
+    new FastifyAdapter({ routerOptions: { ignoreTrailingSlash: true } } as never),
+    { logger: false, abortOnError: false },
+  );
+  await (app as any).setViewEngine({
+    engine: { handlebars: hbs.default.handlebars },
+    templates: viewsDir(),
+  });
+  return app as unknown as NestExpressApplication;
+}
+
+/**
  * Quacks like the Nest app the bench server expects (listen, getHttpServer, close, get) around
  * something that is not one.
  */

@@ -223,6 +223,29 @@ export const FASTLANE_SCENARIOS: Scenario[] = [
     cache: 'hit',
   },
   {
+    id: 'lfa',
+    title: 'Fastify: constant string route (same app on @nestjs/platform-fastify)',
+    app: 'fast-lane-fastify',
+    path: '/baseline',
+    expect: { headers: { 'x-cache': null }, minBytes: PAGE_BYTES },
+  },
+  {
+    id: 'lfd',
+    title: 'Fastify: ordinary hit: @Cacheable() @Render() page',
+    app: 'fast-lane-fastify',
+    path: '/cached',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
+    id: 'lff',
+    title: 'Fastify: fast-lane hit: @Cacheable({ fastLane: true }) @Render() page',
+    app: 'fast-lane-fastify',
+    path: '/fast',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
     id: 'lr',
     title: 'raw node:http server answering the same page (no Nest, no cache)',
     app: 'raw-node',
@@ -252,6 +275,22 @@ export const FASTLANE_TARGETS: Target[] = [
   { numerator: 'lf', denominator: 'lr', label: 'fast-lane hit vs raw node:http' },
   { numerator: 'ld', denominator: 'la', min: 1.0, label: 'ordinary hit vs Nest constant route' },
   { numerator: 'lf', denominator: 'lv', min: 0.8, label: 'fast-lane hit vs Varnish hit' },
+  {
+    numerator: 'lff',
+    denominator: 'lfa',
+    min: 3,
+    label: 'Fastify: fast-lane hit vs Nest constant route',
+  },
+  { numerator: 'lff', denominator: 'lr', label: 'Fastify: fast-lane hit vs raw node:http' },
+  {
+    numerator: 'lfd',
+    denominator: 'lfa',
+    min: 1.0,
+    label: 'Fastify: ordinary hit vs Nest constant route',
+  },
+  { numerator: 'lff', denominator: 'lv', min: 0.8, label: 'Fastify: fast-lane hit vs Varnish hit' },
+  { numerator: 'lfd', denominator: 'ld', label: 'Fastify hit vs Express hit (ordinary)' },
+  { numerator: 'lff', denominator: 'lf', label: 'Fastify hit vs Express hit (fast lane)' },
 ];
 
 /** A table of HTTP scenarios measured together, with ratios to one of them. */

@@ -1,9 +1,11 @@
+import { jest } from '@jest/globals';
 import 'reflect-metadata';
 import {
   type CanActivate,
   Controller,
   Get,
   Injectable,
+  Logger,
   type ModuleMetadata,
   Render,
   UseGuards,
@@ -83,6 +85,8 @@ function pagesController(fastLane: boolean) {
 const options: OutputCacheModuleOptions = {
   varyBy: { currency: (req) => String(req.headers['x-currency'] ?? 'USD') },
   sessionCookie: ['sid'],
+  // What the apps' middleware sets on every response (as helmet would), for fast-lane hits.
+  fastLaneHeaders: { 'X-Content-Type-Options': 'nosniff' },
 };
 
 /** An app whose Express middleware counts the requests that reached the framework. */
@@ -95,8 +99,13 @@ async function appOf(fastLane: boolean): Promise<{ t: TestApp; arrivals: () => n
       providers: componentProviders,
     },
     (app) =>
-      app.use((_req: unknown, _res: unknown, next: () => void) => {
+      app.use(function countArrivals(
+        _req: unknown,
+        res: { setHeader(name: string, value: string): void },
+        next: () => void,
+      ) {
         arrivals++;
+        res.setHeader('X-Content-Type-Options', 'nosniff');
         next();
       }),
   );
@@ -154,6 +163,8 @@ describe(`fast lane (e2e, ${process.env.TEST_PLATFORM ?? 'express'})`, () => {
     expect(comparable(quick.headers)).toEqual(comparable(slow.headers));
     expect(Buffer.from(quick.text)).toEqual(Buffer.from(slow.text));
     expect(quick.headers['x-cache']).toBe('HIT');
+    // The middleware's header, set on the fast lane by `fastLaneHeaders`.
+    expect(quick.headers['x-content-type-options']).toBe('nosniff');
   });
 
   it('fills holes per request, and renders the page once', async () => {
@@ -392,6 +403,49 @@ describe('fast lane: refused at start-up where it would skip something', () => {
       controllers: [SignedController],
     });
     expect(String((signed as Error)?.message)).toMatch(/"fastLane" and "allowAuthenticated"/);
+  });
+
+  it('fastLaneHeaders that are not header names or string values', async () => {
+    const bad = await startup({
+      imports: [OutputCacheModule.forRoot({ fastLaneHeaders: { 'X Bad': 'v' } })],
+    });
+    expect(bad).toBeInstanceOf(OutputCacheConfigError);
+    expect(String((bad as Error).message)).toMatch(
+      /fastLaneHeaders.*"X Bad", which is not a header name/,
+    );
+    const split = await startup({
+      imports: [OutputCacheModule.forRoot({ fastLaneHeaders: { 'X-Ok': 'a\r\nSet-Cookie: x=1' } })],
+    });
+    expect(String((split as Error)?.message)).toMatch(/without line breaks/);
+  });
+
+  it('warns at start-up about the middleware a fast-lane hit skips (Express)', async () => {
+    if ((process.env.TEST_PLATFORM ?? 'express') !== 'express') return;
+    @Controller('warned')
+    class WarnedController {
+      @Cacheable({ fastLane: true })
+      @Get()
+      page() {
+        return 'x';
+      }
+    }
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const t = await createTestApp(
+        { imports: [OutputCacheModule.forRoot({})], controllers: [WarnedController] },
+        (app) =>
+          app.use(function helmetLike(_q: unknown, _r: unknown, next: () => void) {
+            next();
+          }),
+      );
+      await t.close();
+      const messages = warn.mock.calls.map((call) => String(call[0]));
+      expect(messages).toContainEqual(
+        expect.stringMatching(/middleware that does not run on fast-lane hits: helmetLike/),
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('a route without guards starts (the option on its own is fine)', async () => {

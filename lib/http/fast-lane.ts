@@ -151,6 +151,11 @@ export class FastLane implements OnApplicationBootstrap {
   private write(lookup: Lookup, entry: CacheEntry | undefined): boolean {
     // Stale (refresh in the background), kept for errors, missing: the ordinary path's business.
     if (!entry || freshnessOf(entry, Date.now()) !== 'fresh') return false;
+    // What middleware would have set on this response; the page's stored headers win.
+    const { fastLaneHeaders } = this.options;
+    for (const name in fastLaneHeaders) {
+      this.platform.setHeader(lookup.res, name, fastLaneHeaders[name]);
+    }
     this.hits.write(lookup, entry, 'hit').subscribe({
       error: (error: unknown) => {
         this.logger.error(`fast-lane hit of ${lookup.key} failed: ${String(error)}`);
@@ -323,8 +328,14 @@ function skippedMiddleware(app: any): string[] {
   const lastRoute = stack.map((layer) => !!layer.route).lastIndexOf(true);
   return stack
     .slice(0, Math.max(0, lastRoute))
-    .filter((layer) => !layer.route && !BUILT_IN_MIDDLEWARE.has(layer.name))
+    .filter((layer) => !layer.route && !BUILT_IN_MIDDLEWARE.has(layer.name) && !isNestHook(layer))
     .map((layer) => String(layer.name || '<anonymous>'));
+}
+
+/** Nest's ExpressAdapter's own first middleware (its onRequest/onResponse hooks), anonymous. */
+function isNestHook(layer: any): boolean {
+  const anonymous = !layer.name || layer.name === '<anonymous>';
+  return anonymous && String(layer.handle).includes('onResponseHook');
 }
 
 /** The request methods that reach a route of `method` (Express routes HEAD to GET routes). */
