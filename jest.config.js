@@ -50,6 +50,8 @@ export default {
       ...shared,
       displayName: 'express',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // What only Fastify has (onSend hooks, @fastify/cookie), on Fastify only.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/fastify-platform.e2e-spec.ts'],
       setupFiles: ['<rootDir>/test/helpers/platform-express.setup.ts'],
     },
     {
