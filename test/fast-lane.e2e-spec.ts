@@ -22,6 +22,7 @@ import {
 import { componentProviders, rendersOf } from './fixtures/components.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 import { TestClock } from './helpers/test-clock.js';
+import { until } from './helpers/wait.js';
 
 /** A 20 KB page, as the bench serves. */
 const PAGE = `<html><body>${'<p>fast lane</p>'.repeat(1280)}</body></html>`;
@@ -252,6 +253,15 @@ describe(`fast lane (e2e, ${process.env.TEST_PLATFORM ?? 'express'})`, () => {
     expect(stale.headers['x-cache']).toBe('STALE');
     expect(stale.text).toBe('graced 1');
     expect(fast.arrivals() - before).toBeGreaterThanOrEqual(1);
+    // The background refresh (an internal request) went past the fast lane into the route...
+    await until(() => handlerRuns.get('graced') === 2, 'the background refresh to render');
+    // ...and its entry is then a fast-lane hit.
+    let fresh: { headers: Record<string, string>; text: string } | undefined;
+    await until(async () => {
+      fresh = await fast.t.http().get('/fast/graced');
+      return fresh.headers['x-cache'] === 'HIT';
+    }, 'the refreshed entry to be served');
+    expect(fresh!.text).toBe('graced 2');
   });
 
   it('leaves a path two routes could answer to the router', async () => {
@@ -273,6 +283,42 @@ describe(`fast lane (e2e, ${process.env.TEST_PLATFORM ?? 'express'})`, () => {
     await fast.t.http().post('/fast/page').expect(404);
     await fast.t.http().get('/nowhere').expect(404);
     expect(fast.arrivals() - before).toBe(2);
+  });
+});
+
+describe('fast lane: routes under a global prefix and a RouterModule path', () => {
+  it('matches the paths Nest registers', async () => {
+    let arrivals = 0;
+    @Controller('prefixed')
+    class PrefixedController {
+      @Cacheable({ fastLane: true })
+      @Get(':slug')
+      page() {
+        ran('prefixed');
+        return 'prefixed';
+      }
+    }
+    const t = await createTestApp(
+      { imports: [OutputCacheModule.forRoot({})], controllers: [PrefixedController] },
+      (app) => {
+        app.setGlobalPrefix('api');
+        app.use((_req: unknown, _res: unknown, next: () => void) => {
+          arrivals++;
+          next();
+        });
+      },
+    );
+    try {
+      await t.http().get('/api/prefixed/a').expect(200);
+      const hit = await t.http().get('/api/prefixed/a').expect(200);
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(arrivals).toBe(1);
+      // Without the prefix there is no route: the app answers 404.
+      await t.http().get('/prefixed/a').expect(404);
+      expect(arrivals).toBe(2);
+    } finally {
+      await t.close();
+    }
   });
 });
 
