@@ -11,7 +11,6 @@ const shared = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
   },
-  testTimeout: 30000,
 };
 
 /**
@@ -42,6 +41,8 @@ export const expressOnly = [
 ];
 
 export default {
+  // A global option: set inside a project, jest ignores it (5 s).
+  testTimeout: 30000,
   // A backstop: a client library's socket closing late must never keep CI waiting.
   forceExit: true,
   projects: [
