@@ -31,8 +31,6 @@ export const expressOnly = [
   // platform they start themselves; the sample on Fastify: test/sample-fastify.e2e-spec.ts.
   '<rootDir>/test/cluster.e2e-spec.ts',
   '<rootDir>/test/refresh-cluster.e2e-spec.ts',
-  '<rootDir>/test/sample-ops.e2e-spec.ts',
-  '<rootDir>/test/admin-sample.e2e-spec.ts',
   '<rootDir>/test/cdn-varnish-sample.e2e-spec.ts',
   '<rootDir>/test/sample-fastify.e2e-spec.ts',
   '<rootDir>/test/shutdown.e2e-spec.ts',
