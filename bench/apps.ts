@@ -33,6 +33,12 @@ import {
   viewsDir,
 } from './fixtures.js';
 import { createBenchStore, type StoreKind } from './stores.js';
+import {
+  createFastLaneApp,
+  createFastLaneFastifyApp,
+  createRawNodeApp,
+  createVarnishApp,
+} from './fast-lane-apps.js';
 
 /** The uncached routes: the page as a constant string, and the page rendered from its view. */
 @Controller()
@@ -351,6 +357,11 @@ export const APPS = {
     prime: ['/av/page', '/av/swr'],
   },
   compression: { create: createCompressionApp, prime: ['/av/page'] },
+  // Issue 11: the fast lane against the constant route, raw node:http and Varnish.
+  'fast-lane': { create: createFastLaneApp, prime: ['/cached', '/fast'] },
+  'fast-lane-fastify': { create: createFastLaneFastifyApp, prime: ['/cached', '/fast'] },
+  'raw-node': { create: createRawNodeApp },
+  varnish: { create: createVarnishApp, prime: ['/cached'] },
 } satisfies Record<string, BenchApp>;
 
 export type AppName = keyof typeof APPS;

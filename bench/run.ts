@@ -6,6 +6,9 @@
  * - `http`: hits and misses against baselines (uncached string, uncached render, cache-manager);
  * - `holes`: a hit with three donut holes against a hit without, and the uncached render;
  * - `stores`: the hit per store (memory, tiered, Redis, TypeORM on SQLite and PostgreSQL);
+ * - `fastlane`: on Express and Fastify, the fast-lane hit and the ordinary hit against Nest's
+ *   constant route, a raw `node:http` server and (when `varnishd` is installed) Varnish in front
+ *   of the same app; see `fast-lane-apps.ts`;
  * - `invalidation`: timings measured in-process, not HTTP: evicting a tag of 10,000 entries, and
  *   the latency the output cache adds to a TypeORM write;
  * - `availability`: stale-while-revalidate p99 against plain hits, gzip/brotli hits against

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { HOLES, PAGE_HTML } from './fixtures.js';
 import type { Scenario } from './scenario.js';
 import { PG_PROCESSES, processCpuMicros, REDIS_PROCESSES } from './services.js';
@@ -179,6 +180,119 @@ export const STORE_TARGETS: Target[] = [
   { numerator: 'pg', denominator: 'mem', label: 'TypeORM PostgreSQL store hit vs memory' },
 ];
 
+/** Command names of Varnish's manager and its worker child. */
+const VARNISH_PROCESSES = ['varnishd', 'cache-main'];
+
+/** Whether `varnishd` is installed: the Varnish row runs only then. */
+function hasVarnish(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v varnishd'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Issue 11: the fast lane. The same 20 KB page as a constant Nest route, an ordinary hit, a
+ * fast-lane hit, a bare node:http server and, when installed, Varnish caching everything in
+ * front of the same app.
+ */
+export const FASTLANE_SCENARIOS: Scenario[] = [
+  {
+    id: 'la',
+    title: 'constant string route (fast-lane app, not cacheable)',
+    app: 'fast-lane',
+    path: '/baseline',
+    expect: { headers: { 'x-cache': null }, minBytes: PAGE_BYTES },
+  },
+  {
+    id: 'ld',
+    title: 'ordinary hit: @Cacheable() @Render() page',
+    app: 'fast-lane',
+    path: '/cached',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
+    id: 'lf',
+    title: 'fast-lane hit: @Cacheable({ fastLane: true }) @Render() page',
+    app: 'fast-lane',
+    path: '/fast',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
+    id: 'lfa',
+    title: 'Fastify: constant string route (same app on @nestjs/platform-fastify)',
+    app: 'fast-lane-fastify',
+    path: '/baseline',
+    expect: { headers: { 'x-cache': null }, minBytes: PAGE_BYTES },
+  },
+  {
+    id: 'lfd',
+    title: 'Fastify: ordinary hit: @Cacheable() @Render() page',
+    app: 'fast-lane-fastify',
+    path: '/cached',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
+    id: 'lff',
+    title: 'Fastify: fast-lane hit: @Cacheable({ fastLane: true }) @Render() page',
+    app: 'fast-lane-fastify',
+    path: '/fast',
+    expect: { headers: { 'x-cache': 'HIT' }, minBytes: PAGE_BYTES },
+    cache: 'hit',
+  },
+  {
+    id: 'lr',
+    title: 'raw node:http server answering the same page (no Nest, no cache)',
+    app: 'raw-node',
+    path: '/',
+    expect: { headers: { 'x-cache': null }, minBytes: PAGE_BYTES },
+  },
+  ...(hasVarnish()
+    ? [
+        {
+          id: 'lv',
+          title: 'Varnish hit: varnishd caching everything in front of the same app',
+          app: 'varnish',
+          path: '/cached',
+          expect: { headers: { 'x-varnish-cache': 'HIT' }, minBytes: PAGE_BYTES },
+          serviceCpu: () => processCpuMicros(VARNISH_PROCESSES),
+          note:
+            'varnishd -s malloc,64m, a bench VCL that hashes every GET and keeps it an hour ' +
+            '(cookies and Authorization dropped); X-Varnish-Cache says HIT when it came from Varnish. ' +
+            'Service CPU: varnishd and its cache-main child (every one on the machine).',
+        } satisfies Scenario,
+      ]
+    : []),
+];
+
+export const FASTLANE_TARGETS: Target[] = [
+  { numerator: 'lf', denominator: 'la', min: 3, label: 'fast-lane hit vs Nest constant route' },
+  { numerator: 'lf', denominator: 'lr', label: 'fast-lane hit vs raw node:http' },
+  { numerator: 'ld', denominator: 'la', min: 1.0, label: 'ordinary hit vs Nest constant route' },
+  { numerator: 'lf', denominator: 'lv', min: 0.8, label: 'fast-lane hit vs Varnish hit' },
+  {
+    numerator: 'lff',
+    denominator: 'lfa',
+    min: 3,
+    label: 'Fastify: fast-lane hit vs Nest constant route',
+  },
+  { numerator: 'lff', denominator: 'lr', label: 'Fastify: fast-lane hit vs raw node:http' },
+  {
+    numerator: 'lfd',
+    denominator: 'lfa',
+    min: 1.0,
+    label: 'Fastify: ordinary hit vs Nest constant route',
+  },
+  { numerator: 'lff', denominator: 'lv', min: 0.8, label: 'Fastify: fast-lane hit vs Varnish hit' },
+  { numerator: 'lfd', denominator: 'ld', label: 'Fastify hit vs Express hit (ordinary)' },
+  { numerator: 'lff', denominator: 'lf', label: 'Fastify hit vs Express hit (fast lane)' },
+];
+
 /** A table of HTTP scenarios measured together, with ratios to one of them. */
 export interface HttpGroup {
   id: string;
@@ -217,5 +331,13 @@ export const HTTP_GROUPS: HttpGroup[] = [
       'of them on this machine), not counted as other load; SQLite runs inside the app process. ' +
       'Redis keys under bench:{pid}:, PostgreSQL tables bench_{pid}_* in schema oc_bench, all ' +
       'removed afterwards.',
+  },
+  {
+    id: 'fastlane',
+    title: 'Fast lane (issue 11): hits at the speed of node:http',
+    reference: 'la',
+    scenarios: FASTLANE_SCENARIOS,
+    targets: FASTLANE_TARGETS,
+    note: hasVarnish() ? undefined : 'varnishd is not installed: no Varnish row.',
   },
 ];

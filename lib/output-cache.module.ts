@@ -7,11 +7,12 @@ import { EntityTagRegistry } from './display-control/entity-tags.registry.js';
 import { BackgroundTasks } from './http/background-tasks.js';
 import { EntryBuilder } from './http/entry-builder.js';
 import { EntryReader } from './http/entry-reader.js';
+import { FastLane } from './http/fast-lane.js';
 import { HitWriter } from './http/hit-writer.js';
 import { KeyResolver } from './http/key-resolver.js';
 import { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
-import { ExpressPlatform } from './http/platform/express.platform.js';
 import { HttpPlatform } from './http/platform/http-platform.js';
+import { SelectedHttpPlatform } from './http/platform/selected-http.platform.js';
 import { RenderCoordinator } from './http/render-coordinator.js';
 import { RequestScope } from './http/request-scope.js';
 import { ResponseRecorder } from './http/response-recorder.js';
@@ -83,7 +84,8 @@ const providers: Provider[] = [
     },
     inject: [OUTPUT_CACHE_STORE, RESOLVED_OPTIONS, OutputCacheStats],
   },
-  { provide: HttpPlatform, useClass: ExpressPlatform },
+  // Express or Fastify, after the app's adapter (see SelectedHttpPlatform).
+  { provide: HttpPlatform, useClass: SelectedHttpPlatform },
   EntityTagRegistry,
   DisplayControl,
   OutputCacheEvents,
@@ -107,6 +109,8 @@ const providers: Provider[] = [
   ResponseRecorder,
   RenderCoordinator,
   StaleRefresher,
+  // Fresh hits of fastLane routes, served before the framework (see FastLane).
+  FastLane,
   // Renders ahead of requests: OutputCacheProvider.warm() and the refreshAhead option.
   WarmUp,
   RefreshAhead,

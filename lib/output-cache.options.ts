@@ -39,6 +39,7 @@ export type VaryByResolver =
  * | `sessionCookie` | `[]` |
  * | `headers` | `true` |
  * | `reasonHeader` | `false` |
+ * | `fastLaneHeaders` | `{}` |
  * | `collapseTimeout` | `10` |
  * | `storeTimeout` | `0.25` |
  * | `componentTimeout` | `2` |
@@ -116,6 +117,13 @@ export interface OutputCacheModuleOptions {
    * debugging and tests; it tells clients how the cache decides. Default false.
    */
   reasonHeader?: boolean;
+  /**
+   * Headers set on every fast-lane hit (`@Cacheable({ fastLane: true })`), where no middleware
+   * runs: the static headers a middleware such as `helmet` sets on every response, e.g.
+   * `{ 'X-Content-Type-Options': 'nosniff', 'Strict-Transport-Security': 'max-age=31536000' }`.
+   * Stored headers of the page win over them. Default `{}`.
+   */
+  fastLaneHeaders?: Record<string, string>;
   /** How long a request waits for a concurrent render of the same key before rendering itself. */
   collapseTimeout?: number;
   /**
@@ -274,6 +282,7 @@ export function resolveOutputCacheOptions(
     routes: [...(given.routes ?? [])],
     exclude: [...(given.exclude ?? [])],
     dataSources: [...(given.dataSources ?? [])],
+    fastLaneHeaders: { ...given.fastLaneHeaders },
     refreshAhead: resolveRefreshAhead(given.refreshAhead),
     cdn: given.cdn === undefined ? undefined : checkCdn(given.cdn, 'cdn'),
     sessionCookie:
@@ -466,6 +475,7 @@ const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionC
   sessionCookie: checkSessionCookie,
   headers: flag(false),
   reasonHeader: flag(true),
+  fastLaneHeaders: checkFastLaneHeaders,
   collapseTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.collapseTimeout),
   storeTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.storeTimeout),
   componentTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.componentTimeout),
@@ -482,6 +492,26 @@ const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionC
   refreshAhead: checkRefreshAhead,
   cdn: (value, name) => void checkCdn(value, name),
 };
+
+function checkFastLaneHeaders(value: unknown, name: string): void {
+  const example = `${name}: { 'X-Content-Type-Options': 'nosniff' }`;
+  if (!isObject(value)) {
+    fail(
+      name,
+      `must be an object of header names to values, got ${describeValue(value)}. Example: ${example}`,
+    );
+  }
+  for (const [header, v] of Object.entries(value)) {
+    if (!TOKEN.test(header))
+      fail(name, `has "${header}", which is not a header name. Example: ${example}`);
+    if (typeof v !== 'string' || /[\r\n]/.test(v)) {
+      fail(
+        name,
+        `must map "${header}" to a string without line breaks, got ${describeValue(v)}. Example: ${example}`,
+      );
+    }
+  }
+}
 
 function checkCdn(value: unknown, name: string): ResolvedCdnOptions {
   const resolved = resolveCdnOptions(value);

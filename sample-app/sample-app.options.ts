@@ -13,6 +13,11 @@ export interface SampleAppOptions {
   /** Nest logger setting, passed to `NestFactory.create`. */
   logger?: false | LogLevel[] | LoggerService;
   /**
+   * The HTTP platform (default `SAMPLE_PLATFORM`, else `express`): `'fastify'` runs the shop on
+   * `@nestjs/platform-fastify`, the same pages and cache.
+   */
+  platform?: SamplePlatform;
+  /**
    * Secret that signs CSRF tokens (default `CSRF_SECRET`, else random per process: tokens then
    * stop validating after a restart, and several instances need one shared secret).
    */
@@ -42,6 +47,9 @@ export interface SampleAppOptions {
    */
   varnishUrl?: string;
 }
+
+/** The HTTP platforms the sample runs on (`SAMPLE_PLATFORM`). */
+export type SamplePlatform = 'express' | 'fastify';
 
 /** The shared caches the sample can run behind (`SAMPLE_CDN`). */
 export type SampleCdnKind = 'off' | 'varnish';

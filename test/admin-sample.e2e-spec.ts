@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { SAMPLE_ADMIN_TOKEN, resolveAdminToken } from '../sample-app/admin/admin-token.js';
 import { createSampleApp } from '../sample-app/create-sample-app.js';
+import { testPlatform } from './helpers/test-app.js';
 
 const TOKEN = 'sample-admin-token-for-tests';
 
@@ -13,7 +14,12 @@ describe('sample shop: the cache dashboard behind the demo token guard (e2e)', (
 
   beforeAll(async () => {
     process.env.ADMIN_TOKEN = TOKEN;
-    app = await createSampleApp({ database: ':memory:', dbDelayMs: 0, logger: false });
+    app = await createSampleApp({
+      database: ':memory:',
+      dbDelayMs: 0,
+      logger: false,
+      platform: testPlatform,
+    });
     await app.listen(0, '127.0.0.1');
     const server = app.getHttpServer();
     http = () => request(server);

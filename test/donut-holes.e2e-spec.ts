@@ -178,7 +178,7 @@ describe('CSRF hole (e2e)', () => {
           csrf: {
             token: (_req, res) => {
               issued++;
-              res.setHeader('X-Token-Issued', String(issued));
+              res.header('X-Token-Issued', String(issued)); // Express and Fastify alike
               return `tok"${issued}`;
             },
           },

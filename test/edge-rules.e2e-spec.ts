@@ -11,7 +11,7 @@ import {
 import { componentProviders, DonutController } from './fixtures/components.js';
 import { edge, EdgeController, EdgeVaryController } from './fixtures/edge.controller.js';
 import { FaultyStore } from './helpers/faulty-store.js';
-import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { createTestApp, type TestApp, testPlatform } from './helpers/test-app.js';
 import { TestClock } from './helpers/test-clock.js';
 import { drainMicrotasks, settlesWithin, until } from './helpers/wait.js';
 
@@ -238,7 +238,8 @@ describe('edge rules (e2e): where two concepts meet', () => {
     await cache.invalidateAll();
     edge.renders = 0; // the page renders the same bytes again: the client's validator matches
     const revalidated = await t.http().get('/edge/page').set('If-None-Match', etag);
-    expect(revalidated.status).toBe(304);
+    // Express answers the matching validator itself; Fastify's core sends the page (no etag plugin).
+    expect(revalidated.status).toBe(testPlatform === 'express' ? 304 : 200);
     expect(revalidated.headers['x-cache']).toBe('MISS');
     const next = await t.http().get('/edge/page');
     expect(next.headers['x-cache']).toBe('HIT');

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Controller, Get, HttpException, Module, Res } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import type { Response } from 'express';
 import session from 'express-session';
 import request from 'supertest';
@@ -54,7 +53,7 @@ class ObsController {
   @Cacheable({ ttl: 60 })
   @Get('no-store')
   noStore(@Res({ passthrough: true }) res: Response) {
-    res.setHeader('Cache-Control', 'no-store');
+    res.header('Cache-Control', 'no-store'); // Express and Fastify alike
     return '<p>no-store</p>';
   }
 
@@ -341,9 +340,9 @@ class CapturingLogger extends ConsoleLogger {
 class LoggedModule {}
 
 async function appWithLogger(logger: CapturingLogger) {
-  const moduleRef = await Test.createTestingModule({ imports: [LoggedModule] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger });
-  await app.listen(0, '127.0.0.1');
+  // On the test platform (TEST_PLATFORM), as every other app of the suite.
+  const { app } = await createTestApp({ imports: [LoggedModule] });
+  app.useLogger(logger);
   return app;
 }
 

@@ -15,6 +15,7 @@ import { Category } from '../sample-app/entities/category.entity.js';
 import { Product } from '../sample-app/entities/product.entity.js';
 import { statsSince } from './helpers/stats-delta.js';
 import { TestClock } from './helpers/test-clock.js';
+import { testPlatform } from './helpers/test-app.js';
 import { eventually, until } from './helpers/wait.js';
 
 describe('sample shop (e2e)', () => {
@@ -22,7 +23,12 @@ describe('sample shop (e2e)', () => {
   let http: () => ReturnType<typeof request>;
 
   beforeAll(async () => {
-    app = await createSampleApp({ database: ':memory:', dbDelayMs: 0, logger: false });
+    app = await createSampleApp({
+      database: ':memory:',
+      dbDelayMs: 0,
+      logger: false,
+      platform: testPlatform,
+    });
     // Listen on one address: the cache key holds the Host header, port included.
     await app.listen(0, '127.0.0.1');
     const server = app.getHttpServer();

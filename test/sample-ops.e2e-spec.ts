@@ -8,6 +8,7 @@ import pg from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createSampleApp } from '../sample-app/create-sample-app.js';
+import { testPlatform } from './helpers/test-app.js';
 import { Category } from '../sample-app/entities/category.entity.js';
 import { Product } from '../sample-app/entities/product.entity.js';
 import { SEED_PRODUCTS } from '../sample-app/seed/seed-data.js';
@@ -156,7 +157,12 @@ describe('sample shop back office', () => {
   let http: () => ReturnType<typeof request>;
 
   beforeAll(async () => {
-    app = await createSampleApp({ database: ':memory:', dbDelayMs: 0, logger: false });
+    app = await createSampleApp({
+      database: ':memory:',
+      dbDelayMs: 0,
+      logger: false,
+      platform: testPlatform,
+    });
     await app.listen(0, '127.0.0.1');
     const server = app.getHttpServer();
     http = () => request(server);

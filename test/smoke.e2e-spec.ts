@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import request from 'supertest';
+import { Controller, Get, Module } from '@nestjs/common';
 import { Cacheable, OutputCacheModule } from '../lib/index.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
 
 let renders = 0;
 @Controller()
@@ -19,17 +18,15 @@ class PageController {
 class AppModule {}
 
 describe('smoke', () => {
-  let app: INestApplication;
+  let t: TestApp;
   beforeAll(async () => {
-    const ref = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = ref.createNestApplication();
-    await app.listen(0, '127.0.0.1');
+    t = await createTestApp({ imports: [AppModule] });
   });
-  afterAll(() => app.close());
+  afterAll(() => t.close());
 
   it('caches', async () => {
-    const a = await request(app.getHttpServer()).get('/page');
-    const b = await request(app.getHttpServer()).get('/page');
+    const a = await t.http().get('/page');
+    const b = await t.http().get('/page');
     expect(a.headers['x-cache']).toBe('MISS');
     expect(b.headers['x-cache']).toBe('HIT');
     expect(b.text).toBe(a.text);

@@ -24,16 +24,23 @@ import { type DashboardModel, renderDashboard } from './dashboard.renderer.js';
 import { OutputCacheAdminService } from './output-cache-admin.service.js';
 import { SameOriginGuard } from './same-origin.guard.js';
 
-/** What the controller reads of Express's request and response. */
+/**
+ * What the controller reads of the request and response: methods Express's and Fastify's have
+ * alike (Fastify's request has no `path`: it is the URL's path there).
+ */
 interface AdminRequest {
-  path: string;
+  path?: string;
+  url: string;
   query: Record<string, unknown>;
 }
 interface AdminResponse {
-  setHeader(name: string, value: string): void;
+  header(name: string, value: string): AdminResponse;
   status(code: number): AdminResponse;
-  send(body: string): void;
-  redirect(status: number, url: string): void;
+  send(body?: string): void;
+}
+
+function pathOf(req: AdminRequest): string {
+  return req.path ?? req.url.split('?', 1)[0];
 }
 
 /** The query fields the dashboard adds after a purge (the redirect's notice). */
@@ -65,7 +72,7 @@ export class OutputCacheAdminController {
     ]);
     const nonce = randomBytes(16).toString('base64');
     const model: DashboardModel = {
-      base: req.path.replace(/\/+$/, ''),
+      base: pathOf(req).replace(/\/+$/, ''),
       query,
       maxTake: this.admin.options.maxTake,
       stats: this.admin.stats(),
@@ -75,14 +82,14 @@ export class OutputCacheAdminController {
       notice,
       nonce,
     };
-    res.setHeader(
+    res.header(
       'Content-Security-Policy',
       `default-src 'none'; style-src 'nonce-${nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     );
-    res.setHeader('Content-Type', 'text/html; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'same-origin');
+    res.header('Content-Type', 'text/html; charset=utf-8');
+    res.header('Cache-Control', 'no-store');
+    res.header('X-Content-Type-Options', 'nosniff');
+    res.header('Referrer-Policy', 'same-origin');
     res.status(200).send(renderDashboard(model));
   }
 
@@ -131,11 +138,12 @@ export class OutputCacheAdminController {
     }
     const request = parsePurgeForm(body);
     const purged = await this.admin.purge(request);
-    const base = req.path.replace(/\/dashboard\/purge\/?$/, '');
+    const base = pathOf(req).replace(/\/dashboard\/purge\/?$/, '');
     const notice = new URLSearchParams({ purged: String(purged), by: request.by });
     if (request.soft) notice.set('soft', '1');
     const back = request.back ? `${request.back}&` : '?';
-    res.redirect(303, `${base}${back}${notice.toString()}`);
+    // Not res.redirect(): Express takes (status, url), Fastify (url, status).
+    res.status(303).header('Location', `${base}${back}${notice.toString()}`).send();
   }
 
   /** `GET <path>/stats`: the counters (`OutputCacheProvider.stats()`). */

@@ -25,6 +25,15 @@ export interface CacheableOptions {
    * `roles`: without a `roles` resolver such requests bypass the cache.
    */
   allowAuthenticated?: boolean;
+  /**
+   * Serve this route's fresh hits from the fast lane (default false): straight from the HTTP
+   * server's `request` event, before the framework's middleware, router, guards and
+   * interceptors. Only for routes where nothing between the socket and the handler decides per
+   * request: no guard, no interceptor but the cache's, no middleware that sets headers or rejects
+   * requests, vary-by resolvers that read only the raw `node:http` request. Checked at start-up:
+   * a route with a guard or another interceptor refuses it. See the README, "Fast lane".
+   */
+  fastLane?: boolean;
 }
 
 /**

@@ -59,7 +59,7 @@ export class StaleRefresher {
 
   /** Whether `req` is one of this process's refresh requests. */
   isRefresh(req: any): boolean {
-    return req?.[REFRESH] === true;
+    return this.platform.isInternal(req, REFRESH);
   }
 
   /** Starts the refresh of a stale entry, unless one (or a render of its key) is under way. */

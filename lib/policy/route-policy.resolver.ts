@@ -34,6 +34,8 @@ export interface RoutePolicy {
   readonly allowAuthenticated: boolean;
   /** Lower-case request headers that are part of the key (from `{ header }` vary-by resolvers). */
   readonly keyHeaders: ReadonlySet<string>;
+  /** Fresh hits are served from the fast lane (`@Cacheable({ fastLane: true })`). */
+  readonly fastLane?: boolean;
 }
 
 /** Every option of `@Cacheable`: the mapped type makes a new option without an entry an error. */
@@ -45,6 +47,7 @@ const CACHEABLE_OPTIONS: { readonly [K in keyof CacheableOptions]-?: true } = {
   query: true,
   tags: true,
   allowAuthenticated: true,
+  fastLane: true,
 };
 
 const SECONDS: Record<'ttl' | 'grace' | 'staleIfError', { rule: NumberRule; example: number }> = {
@@ -169,6 +172,7 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
       tags: merged.tags,
       allowAuthenticated: merged.allowAuthenticated ?? false,
       keyHeaders,
+      fastLane: cacheable && merged.fastLane === true,
     };
   }
 
@@ -217,6 +221,22 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
       fail(
         `option "allowAuthenticated" must be true or false, got ${describeValue(allow)}. ` +
           `Example: @Cacheable({ allowAuthenticated: true })`,
+      );
+    }
+    const fast = options.fastLane;
+    if (fast !== undefined && typeof fast !== 'boolean') {
+      fail(
+        `option "fastLane" must be true or false, got ${describeValue(fast)}. ` +
+          `Example: @Cacheable({ fastLane: true })`,
+      );
+    }
+    if (fast === true && allow === true) {
+      // A signed-in page is keyed by roles, which come from what middleware or guards put on the
+      // request; the fast lane runs before them and would key a signed-in user as anonymous.
+      fail(
+        'options "fastLane" and "allowAuthenticated" cannot be combined: the fast lane runs ' +
+          'before the middleware and guards that tell who is signed in. Signed-in requests on a ' +
+          'fast-lane route always take the ordinary path; remove one of the two options',
       );
     }
   }

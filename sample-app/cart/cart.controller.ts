@@ -4,6 +4,7 @@ import { Currency } from '../common/currency.decorator.js';
 import { localReferer } from '../common/local-referer.js';
 import type { CurrencyCode } from '../common/currency.js';
 import { type CartSummary, CartService } from './cart.service.js';
+import { prefersHtml, redirectSeeOther, setSampleCookie } from '../common/http-response.js';
 
 /** The visitor's cart. Not cacheable: no `@Cacheable`, so the output cache leaves it alone. */
 @Controller('cart')
@@ -28,16 +29,17 @@ export class CartController {
     @Currency() currency: CurrencyCode,
   ): Promise<void> {
     const { ids, cookie } = await this.cart.add(req.cookies?.cart, productId);
-    res.cookie('cart', cookie, {
+    setSampleCookie(res, 'cart', cookie, {
       path: '/',
       httpOnly: true,
       sameSite: 'lax',
-      maxAge: 30 * 24 * 3600 * 1000,
+      maxAgeMs: 30 * 24 * 3600 * 1000,
     });
-    if (req.accepts(['json', 'html']) === 'html') {
-      res.redirect(303, localReferer(req));
+    if (prefersHtml(req)) {
+      redirectSeeOther(res, localReferer(req));
       return;
     }
-    res.status(201).json(await this.cart.summary(ids, currency));
+    // status() and send() of an object: JSON on Express and on Fastify alike.
+    res.status(201).send(await this.cart.summary(ids, currency));
   }
 }

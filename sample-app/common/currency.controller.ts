@@ -2,6 +2,7 @@ import { BadRequestException, Controller, Get, Param, Req, Res } from '@nestjs/c
 import type { Request, Response } from 'express';
 import { isCurrencyCode } from './currency.js';
 import { localReferer } from './local-referer.js';
+import { redirectSeeOther, setSampleCookie } from './http-response.js';
 
 /**
  * Switches the visitor's currency (`GET /currency/EUR`): sets the `currency` cookie, which the
@@ -12,7 +13,11 @@ export class CurrencyController {
   @Get(':code')
   switch(@Param('code') code: string, @Req() req: Request, @Res() res: Response): void {
     if (!isCurrencyCode(code)) throw new BadRequestException(`Unknown currency "${code}"`);
-    res.cookie('currency', code, { path: '/', sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000 });
-    res.redirect(303, localReferer(req));
+    setSampleCookie(res, 'currency', code, {
+      path: '/',
+      sameSite: 'lax',
+      maxAgeMs: 365 * 24 * 3600 * 1000,
+    });
+    redirectSeeOther(res, localReferer(req));
   }
 }

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { Response } from 'express';
 import {
   type ComponentContext,
   ViewComponent,
@@ -7,6 +6,7 @@ import {
 } from '../../lib/index.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { escapeHtml } from './html.js';
+import { setSampleCookie } from '../common/http-response.js';
 
 /** How many products the `recent` cookie remembers. */
 const MAX_RECENT = 8;
@@ -37,11 +37,11 @@ export class RecentlyViewedComponent implements ViewComponentRenderer<RecentlyVi
     const ids = parseRecent(req.cookies?.recent);
     if (typeof current === 'number' && ids[0] !== current) {
       const updated = [current, ...ids.filter((id) => id !== current)].slice(0, MAX_RECENT);
-      (res as Response).cookie('recent', updated.join(','), {
+      setSampleCookie(res, 'recent', updated.join(','), {
         path: '/',
         httpOnly: true,
         sameSite: 'lax',
-        maxAge: 30 * 24 * 3600 * 1000,
+        maxAgeMs: 30 * 24 * 3600 * 1000,
       });
     }
     const shown = ids.filter((id) => id !== current).slice(0, take);

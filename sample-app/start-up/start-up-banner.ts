@@ -47,7 +47,12 @@ export function startUpBanner(options: ResolvedSampleAppOptions, port: number): 
         ? 'typeorm (tables output_cache_*: in the shop database on PostgreSQL, else sample-cache.sqlite)'
         : 'memory (this process only)';
   const rows: [string, string][] = [
-    ['platform', 'Express (@nestjs/platform-express)'],
+    [
+      'platform',
+      process.env.SAMPLE_PLATFORM === 'fastify'
+        ? 'Fastify (@nestjs/platform-fastify, SAMPLE_PLATFORM)'
+        : 'Express (@nestjs/platform-express)',
+    ],
     ['store', store],
     ['database', describeDatabase(options)],
     [

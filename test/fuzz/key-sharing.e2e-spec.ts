@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { Request, Response } from 'express';
 import { MemoryOutputCacheStore, OutputCacheModule } from '../../lib/index.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, type TestApp, testPlatform } from '../helpers/test-app.js';
 import { fuzzParameters } from './fuzz-parameters.js';
 import {
   KeySharingController,
@@ -249,6 +249,22 @@ describe('fuzz: two requests share an entry only when everything the route sees 
       },
       (app) => {
         // Before the cache: what the route would see of this very request, on every response.
+        if (testPlatform === 'fastify') {
+          // Fastify's middleware sees the raw request; its first hook sees the route's request.
+          const fastify = app.getHttpAdapter().getInstance() as unknown as {
+            addHook(
+              name: 'onRequest',
+              hook: (req: any, reply: any, done: () => void) => void,
+            ): void;
+          };
+          fastify.addHook('onRequest', (req, reply, done) => {
+            if (String(req.url).startsWith('/fz/')) {
+              reply.header('x-view-live', Buffer.from(viewOf(req)).toString('base64url'));
+            }
+            done();
+          });
+          return;
+        }
         app.use((req: Request, res: Response, next: () => void) => {
           if (req.path.startsWith('/fz/')) {
             res.setHeader('x-view-live', Buffer.from(viewOf(req)).toString('base64url'));

@@ -7,7 +7,7 @@ import {
   OutputCacheProvider,
   OutputCacheStats,
 } from '../../lib/index.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, type TestApp, type TestPlatformOptions } from '../helpers/test-app.js';
 import { AttackController, attackComponents } from './attack.controller.js';
 
 /** The vary-by resolvers the attack routes name (each reads one request header). */
@@ -25,6 +25,7 @@ export const ATTACK_VARY_BY = {
 export function createAttackApp(
   options: OutputCacheModuleOptions = {},
   configure?: (app: NestExpressApplication) => void,
+  platformOptions?: TestPlatformOptions,
 ): Promise<TestApp> {
   return createTestApp(
     {
@@ -36,6 +37,7 @@ export function createAttackApp(
       providers: attackComponents,
     },
     configure,
+    platformOptions,
   );
 }
 

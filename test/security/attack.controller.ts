@@ -12,6 +12,7 @@ import {
   type CallHandler,
   type ExecutionContext,
 } from '@nestjs/common';
+import { wildcard } from '../helpers/test-app.js';
 import type { Request, Response } from 'express';
 import { map } from 'rxjs';
 import {
@@ -156,7 +157,7 @@ export class AttackController {
 
   /** The signed-in page of web cache deception: any suffix, `.css` included, reaches it. */
   @Cacheable({ ttl: 60, varyBy: [] })
-  @Get('account/*rest')
+  @Get(`account/${wildcard('rest')}`)
   account(@Req() req: Request) {
     return `account of ${String(req.headers.cookie ?? 'nobody')} at ${req.originalUrl} #${++attack.renders}`;
   }

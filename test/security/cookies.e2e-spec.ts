@@ -6,7 +6,7 @@ import {
   OUTPUT_CACHE_STORE,
   OutputCacheProvider,
 } from '../../lib/index.js';
-import type { TestApp } from '../helpers/test-app.js';
+import { setHeader, type TestApp, testPlatform } from '../helpers/test-app.js';
 import { sleep, until } from '../helpers/wait.js';
 import { attack } from './attack.controller.js';
 import { createAttackApp, mark, rawRequest, type RawResponse, resetStats } from './attack-kit.js';
@@ -43,7 +43,7 @@ describe('attack: cookies, CSRF tokens and waiters (e2e)', () => {
           token: (req: { headers: Record<string, unknown> }, res: ServerResponse) => {
             const token = `tok-${String(req.headers['x-user'])}-${issued.length}`;
             issued.push(token);
-            res.setHeader('Set-Cookie', `csrf=${token}`);
+            setHeader(res, 'Set-Cookie', `csrf=${token}`); // a Fastify reply on Fastify
             return token;
           },
         },
@@ -82,12 +82,18 @@ describe('attack: cookies, CSRF tokens and waiters (e2e)', () => {
   it.each<[string, string, Record<string, string>, string]>([
     ['the handler', '/attack/cookie/handler', {}, 'sid=handler-'],
     ['an app interceptor, after the handler', '/attack/cookie/interceptor', {}, 'seen=interceptor'],
-    [
-      'a middleware, as the response ends',
-      '/attack/cookie/middleware',
-      { 'x-cookie-stage': 'end' },
-      'late=end',
-    ],
+    // Express only: Fastify writes the head before it ends the response, so a middleware cannot
+    // add a header at the end there (the on-headers case is the one that applies).
+    ...(testPlatform === 'express'
+      ? [
+          [
+            'a middleware, as the response ends',
+            '/attack/cookie/middleware',
+            { 'x-cookie-stage': 'end' },
+            'late=end',
+          ] as [string, string, Record<string, string>, string],
+        ]
+      : []),
     [
       'an on-headers hook, at writeHead',
       '/attack/cookie/middleware',

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { OutputCacheProvider } from '../../lib/index.js';
-import type { TestApp } from '../helpers/test-app.js';
+import { type TestApp, testPlatform } from '../helpers/test-app.js';
 import { attack } from './attack.controller.js';
 import {
   createAttackApp,
@@ -84,8 +84,13 @@ describe('attack: Host header and absolute-form targets (e2e)', () => {
     async (_what, target, hostOf) => {
       const since = mark(t);
       const res = await socketRequest(t, `GET ${target} HTTP/1.1\r\nHost: ${hostOf()}`);
-      expect(res.status).toBe(200);
-      expectBypassed(res, since, 'key-error');
+      if (testPlatform === 'fastify' && target.startsWith('ttp:')) {
+        // Fastify's router finds no route for a target of an unknown scheme: a 404, no cache.
+        expect(res.status).toBe(404);
+      } else {
+        expect(res.status).toBe(200);
+        expectBypassed(res, since, 'key-error');
+      }
       expect(await t.app.get(OutputCacheProvider).count()).toBe(0);
       const clean = await victim();
       expect(clean.headers['x-cache']).toBe('MISS');
@@ -93,14 +98,18 @@ describe('attack: Host header and absolute-form targets (e2e)', () => {
     },
   );
 
-  it('rule "origin-form only": host and target cannot be traded against each other (Host a + http://x/ vs Host ah + ttp://x/)', async () => {
-    // Both keyed as `http://a` + `http%3A//x/...` and `http://ah` + `ttp%3A//x/...` once: the same
-    // string, while the route saw the hosts `a` and `ah`.
-    const first = await socketRequest(t, 'GET ttp://x/attack/origin HTTP/1.1\r\nHost: ah');
-    expect(first.text).toContain('hostname=ah<');
-    const second = await socketRequest(t, 'GET http://x/attack/origin HTTP/1.1\r\nHost: a');
-    expect(second.status).toBe(200);
-    expect(second.headers['x-cache']).toBe('BYPASS');
-    expect(second.text).toContain('hostname=a<');
-  });
+  // Express only: on Fastify the `ttp://x/` target reaches no route (above), nothing to trade.
+  (testPlatform === 'express' ? it : it.skip)(
+    'rule "origin-form only": host and target cannot be traded against each other (Host a + http://x/ vs Host ah + ttp://x/)',
+    async () => {
+      // Both keyed as `http://a` + `http%3A//x/...` and `http://ah` + `ttp%3A//x/...` once: the same
+      // string, while the route saw the hosts `a` and `ah`.
+      const first = await socketRequest(t, 'GET ttp://x/attack/origin HTTP/1.1\r\nHost: ah');
+      expect(first.text).toContain('hostname=ah<');
+      const second = await socketRequest(t, 'GET http://x/attack/origin HTTP/1.1\r\nHost: a');
+      expect(second.status).toBe(200);
+      expect(second.headers['x-cache']).toBe('BYPASS');
+      expect(second.text).toContain('hostname=a<');
+    },
+  );
 });

@@ -32,9 +32,7 @@ describe.each([
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await createAttackApp({}, (app) => {
-      if (trustProxy) app.set('trust proxy', trustProxy);
-    });
+    t = await createAttackApp({}, undefined, trustProxy ? { trustProxy } : {});
   });
   afterAll(() => t.close());
   beforeEach(async () => {

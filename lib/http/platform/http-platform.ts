@@ -28,13 +28,21 @@ export interface InternalDispatch {
   readonly done: Promise<number>;
 }
 
+/**
+ * The fast lane's request handler: answers a request before the framework sees it and returns
+ * `true`, or leaves it alone (wrote nothing) and returns `false`, then the request goes on into
+ * the app unchanged. It receives the request and response in the form the platform's other
+ * methods accept at that point (Express: the raw `node:http` pair).
+ */
+export type FastLaneHandler = (req: any, res: any) => boolean | Promise<boolean>;
+
 /** Why a response ended without the route's body being captured. */
 export type UncapturedEnd = 'aborted' | 'streamed';
 
 /**
  * Everything the cache pipeline needs of a request and a response, behind one seam: the stages
  * never touch a framework's objects directly. `ExpressPlatform` implements it for
- * `@nestjs/platform-express`; another platform (Fastify) implements the same methods.
+ * `@nestjs/platform-express`, `FastifyPlatform` for `@nestjs/platform-fastify`.
  *
  * Requests and responses stay opaque (`any`): vary-by resolvers, tag functions and components
  * receive the platform's own request, as the app knows it.
@@ -67,6 +75,32 @@ export abstract class HttpPlatform {
    * const status = await dispatch?.done;
    */
   abstract dispatchInternal(req: any, request: InternalRequest): InternalDispatch | undefined;
+
+  /**
+   * Whether `req` is an internal request dispatched with `marker` ({@link dispatchInternal}),
+   * given the request as a route receives it.
+   *
+   * @example
+   * if (platform.isInternal(req, REFRESH)) return render(); // a background refresh
+   */
+  isInternal(req: any, marker: symbol): boolean {
+    return req?.[marker] === true;
+  }
+
+  /**
+   * Puts `handler` in front of the framework, at the earliest point a request is seen (Express:
+   * a `request` listener on the app's `http.Server` before Express's own; Fastify: the first
+   * `onRequest` hook). Requests the handler does not answer, and this process's own internal
+   * requests ({@link dispatchInternal}), reach the app exactly as before. `adapter` is the app's
+   * `HttpAdapter` (`HttpAdapterHost.httpAdapter`). Returns false when this platform has no fast
+   * lane (then every request takes the ordinary path).
+   *
+   * @example
+   * platform.installFastLane(adapterHost.httpAdapter, (req, res) => fastLane.serve(req, res));
+   */
+  installFastLane(_adapter: any, _handler: FastLaneHandler): boolean {
+    return false;
+  }
 
   /** The response status as it stands. */
   abstract status(res: any): number;
