@@ -10,7 +10,7 @@ import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { OutputCacheEvents } from '../observability/output-cache-events.js';
 import { OutputCacheProvider } from '../provider/output-cache.provider.js';
 import type { OutputCacheStatsSnapshot } from '../provider/output-cache.stats.js';
-import type { CacheEntry, CacheEntrySummary } from '../stores/cache-entry.js';
+import { type CacheEntry, type CacheEntrySummary, summarize } from '../stores/cache-entry.js';
 import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
 import { AdminActivity, type MinuteActivity } from './admin-activity.recorder.js';
 import type { EntriesQuery, PurgeRequest } from './admin-request.parser.js';
@@ -166,19 +166,8 @@ export class OutputCacheAdminService implements OnModuleDestroy {
       bounded(this.store.get(key), this.cacheOptions.operationTimeout * 1000),
     );
     if (!entry) return undefined;
-    const summary: CacheEntrySummary = {
-      key: entry.key,
-      path: entry.path,
-      routeId: entry.routeId,
-      tags: entry.tags,
-      status: entry.status,
-      size: entry.body.length,
-      createdAt: entry.createdAt,
-      expiresAt: entry.expiresAt,
-      ...(entry.graceUntil === undefined ? {} : { graceUntil: entry.graceUntil }),
-    };
     return {
-      ...this.view(summary, now),
+      ...this.view(summarize(entry), now),
       headers: entry.headers,
       holes: entry.holes?.length ?? 0,
       ...(entry.etag ? { etag: entry.etag } : {}),

@@ -10,7 +10,7 @@ import {
   type UncapturedEnd,
 } from './http-platform.js';
 import { frontRequestListener } from './fast-lane-listener.js';
-import { dispatchIntoServer, observeHeadWritten } from './node-http.js';
+import { dispatchIntoServer, observeHeadWritten, writeRawResponse } from './node-http.js';
 
 /** The Express response methods the platform wraps. */
 interface ExpressResponse extends ServerResponse {
@@ -154,9 +154,7 @@ export class ExpressPlatform extends HttpPlatform {
     body: Buffer | undefined,
     ...headers: StoredHeaders[]
   ): void {
-    res.statusCode = status;
-    for (const set of headers) for (const name in set) res.setHeader(name, set[name]);
-    res.end(body);
+    writeRawResponse(res, status, body, ...headers);
     // Nest still ends its reply after the interceptor (an @Render view, a returned value).
     res.send = inert;
     res.json = inert;
