@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Post, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { prefersHtml, redirectSeeOther, setSampleCookie } from '../common/http-response.js';
 import { localReferer } from '../common/local-referer.js';
 import { MAX_SHOPPER_NAME_LENGTH, SHOPPER_COOKIE, shopperName } from './shopper-name.js';
 
@@ -16,7 +16,7 @@ export class AccountController {
    * the page the shopper came from. A name over 40 characters is refused (400).
    */
   @Post('name')
-  setName(@Body() body: unknown, @Req() req: Request, @Res() res: Response): void {
+  setName(@Body() body: unknown, @Req() req: any, @Res() res: any): void {
     const raw = (body as { name?: unknown } | undefined)?.name;
     if (raw !== undefined && typeof raw !== 'string') {
       throw new BadRequestException('"name" must be a string');
@@ -28,12 +28,14 @@ export class AccountController {
       );
     }
     const options = { path: '/', httpOnly: true, sameSite: 'lax' } as const;
+    // Both platforms' clearCookie (Express, @fastify/cookie) expire it at the epoch.
     if (name === undefined) res.clearCookie(SHOPPER_COOKIE, options);
-    else res.cookie(SHOPPER_COOKIE, name, { ...options, maxAge: 365 * 24 * 3600 * 1000 });
-    if (req.accepts(['json', 'html']) === 'html') {
-      res.redirect(303, localReferer(req));
+    else setSampleCookie(res, SHOPPER_COOKIE, name, { ...options, maxAgeMs: 365 * 24 * 3600_000 });
+    if (prefersHtml(req)) {
+      redirectSeeOther(res, localReferer(req));
       return;
     }
-    res.status(200).json({ name: name ?? null });
+    // An object is sent as JSON on both platforms.
+    res.status(200).send({ name: name ?? null });
   }
 }
