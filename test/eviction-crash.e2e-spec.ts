@@ -29,7 +29,8 @@ describe('Redis killed in the middle of an eviction (e2e, a real redis-server)',
           url: server.url,
           prefix,
           batchSize: 20,
-          redis: { commandTimeout: 2000 },
+          // Generous: appendfsync always on a loaded machine; this test is not about timeouts.
+          redis: { commandTimeout: 10_000 },
         });
         const entries = Array.from({ length: 2000 }, () =>
           makeEntry({ tags: [`crash:${attempt}`] }),
@@ -54,7 +55,11 @@ describe('Redis killed in the middle of an eviction (e2e, a real redis-server)',
         await evicting;
         await store.close();
         await server.start();
-        const after = new RedisOutputCacheStore({ url: server.url, prefix });
+        const after = new RedisOutputCacheStore({
+          url: server.url,
+          prefix,
+          redis: { commandTimeout: 10_000 },
+        });
         const check = new Redis(server.url);
         try {
           // Entries the eviction had not reached yet are still there, byte for byte...

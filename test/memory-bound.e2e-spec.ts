@@ -49,7 +49,12 @@ describe('bounded memory (e2e)', () => {
       controllers: [CatalogController],
     });
     try {
-      const { port } = t.app.getHttpServer().address() as { port: number };
+      const server = t.app.getHttpServer();
+      // Client and server share this process's event loop: on a loaded machine a stall longer
+      // than the server's 5 s keep-alive lets it close a socket the client is reusing at that
+      // moment (ECONNRESET, the keep-alive race); a long keep-alive takes the race away.
+      server.keepAliveTimeout = 600_000;
+      const { port } = server.address() as { port: number };
       const base = `http://127.0.0.1:${port}`;
       const get = (q: string) => fetch(`${base}/search?q=${q}`).then((r) => r.text());
       for (let i = 0; i < 200; i++) await get(`warm${i}`); // warm the code paths
