@@ -24,11 +24,16 @@ import {
   prepareMariaDb,
   preparePostgresSchema,
 } from '../helpers/databases.js';
+import { uniqueName } from '../helpers/unique-name.js';
 import {
   checkEvictionClock,
   describeOutputCacheStore,
   makeTestEntry as makeEntry,
 } from '../../lib/testing.js';
+
+/** Table prefixes (and so schemas) unique to this run: parallel runs share the servers. */
+const RUN = uniqueName('oc');
+const prefixOf = (name: string) => `${RUN}_${name}`;
 
 const schemaOf = (tablePrefix: string) => `oc_store_${tablePrefix.replace(/_+$/, '')}`;
 
@@ -261,7 +266,7 @@ for (const db of DATABASES) {
   let contract: OpenedStore | undefined;
   describeOutputCacheStore<TypeOrmOutputCacheStore>(`typeorm (${db})`, {
     create: async () => {
-      contract = await openStore(db, 'oc_test_', { pruneInterval: 0 });
+      contract = await openStore(db, prefixOf('test_'), { pruneInterval: 0 });
       return contract.store;
     },
     destroy: () => contract?.close(),
@@ -280,7 +285,7 @@ for (const db of DATABASES) {
     let store: TypeOrmOutputCacheStore;
 
     beforeAll(async () => {
-      opened = await openStore(db, 'oc_spec_', { pruneInterval: 0.05, pruneBatchSize: 3 });
+      opened = await openStore(db, prefixOf('spec_'), { pruneInterval: 0.05, pruneBatchSize: 3 });
       store = opened.store;
     });
     afterAll(() => opened?.close());
@@ -379,7 +384,7 @@ for (const db of DATABASES) {
     let b: TypeOrmOutputCacheStore;
 
     beforeAll(async () => {
-      pair = await openPair(db, 'oc_clock_');
+      pair = await openPair(db, prefixOf('clock_'));
       ({ a, b } = pair);
     });
     afterAll(() => pair?.close());
@@ -499,28 +504,31 @@ for (const db of DATABASES) {
     if (db === 'sqlite') {
       dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
     } else if (db === 'postgres') {
-      await preparePostgresSchema('oc_store_upgrade');
+      await preparePostgresSchema(prefixOf('store_upgrade'));
       dataSource = new DataSource({
         type: 'postgres',
         url: POSTGRES_URL,
-        schema: 'oc_store_upgrade',
+        schema: prefixOf('store_upgrade'),
       });
     } else {
-      await prepareMariaDb('oc_upgrade_');
+      await prepareMariaDb(prefixOf('upgrade_'));
       dataSource = new DataSource({ type: 'mariadb', url: MARIADB_URL });
     }
     await dataSource.initialize();
     const queryRunner = dataSource.createQueryRunner();
     try {
       // By migration: the tables migration ran long ago, the clock migration runs now.
-      const migrated = outputCacheTableNames(dataSource, 'oc_upgrade_m_');
-      await new (createOutputCacheMigration('oc_upgrade_m_'))().up(queryRunner);
+      const migrated = outputCacheTableNames(dataSource, prefixOf('upgrade_m_'));
+      await new (createOutputCacheMigration(prefixOf('upgrade_m_')))().up(queryRunner);
       const old = makeEntry({ tags: ['Old:1'] });
       await insertPreClockRow(dataSource, migrated, old);
-      const store = new TypeOrmOutputCacheStore({ dataSource, tablePrefix: 'oc_upgrade_m_' });
+      const store = new TypeOrmOutputCacheStore({
+        dataSource,
+        tablePrefix: prefixOf('upgrade_m_'),
+      });
       await expect(store.init()).rejects.toThrow(/OutputCacheClock1764600000000 migration/);
-      const clockMigration = new (createOutputCacheClockMigration('oc_upgrade_m_'))();
-      expect(clockMigration.name).toBe('OutputCacheClock_oc_upgrade_m_1764600000000');
+      const clockMigration = new (createOutputCacheClockMigration(prefixOf('upgrade_m_')))();
+      expect(clockMigration.name).toBe(`OutputCacheClock_${prefixOf('upgrade_m_')}1764600000000`);
       await clockMigration.up(queryRunner);
       expect(await hasRenderedAtColumn(queryRunner, migrated)).toBe(true);
       // Entries without a clock value are read as they are, even after an eviction…
@@ -535,15 +543,15 @@ for (const db of DATABASES) {
       await store.close();
       await clockMigration.down(queryRunner);
       expect(await hasRenderedAtColumn(queryRunner, migrated)).toBe(false);
-      await new (createOutputCacheMigration('oc_upgrade_m_'))().down(queryRunner);
+      await new (createOutputCacheMigration(prefixOf('upgrade_m_')))().down(queryRunner);
 
       // By synchronize: it adds what the tables lack.
-      const synced = outputCacheTableNames(dataSource, 'oc_upgrade_s_');
-      await new (createOutputCacheMigration('oc_upgrade_s_'))().up(queryRunner);
+      const synced = outputCacheTableNames(dataSource, prefixOf('upgrade_s_'));
+      await new (createOutputCacheMigration(prefixOf('upgrade_s_')))().up(queryRunner);
       await insertPreClockRow(dataSource, synced, old);
       const syncing = new TypeOrmOutputCacheStore({
         dataSource,
-        tablePrefix: 'oc_upgrade_s_',
+        tablePrefix: prefixOf('upgrade_s_'),
         synchronize: true,
       });
       expect((await syncing.get(old.key))?.key).toBe(old.key);
@@ -553,7 +561,7 @@ for (const db of DATABASES) {
       // Again on tables that have everything: nothing to add, nothing lost.
       const again = new TypeOrmOutputCacheStore({
         dataSource,
-        tablePrefix: 'oc_upgrade_s_',
+        tablePrefix: prefixOf('upgrade_s_'),
         synchronize: true,
       });
       expect((await again.get(old.key))?.key).toBe(old.key);
