@@ -168,7 +168,7 @@ describe('attack: cookies, CSRF tokens and waiters (e2e)', () => {
     const waiters = users.map((user) =>
       rawRequest(t, '/attack/gated-cookie', { headers: { 'x-user': user } }),
     );
-    await sleep(100); // let them queue behind the leader (the assertions hold either way)
+    await sleep(100); // most queue behind the leader; on a loaded machine some come after it
     open();
     expect(cookiesOf(await leader)[0]).toMatch(/^sid=for-alice;/);
     const answers = await Promise.all(waiters);
@@ -177,8 +177,13 @@ describe('attack: cookies, CSRF tokens and waiters (e2e)', () => {
       expect(cookiesOf(res)).toHaveLength(1);
       expect(cookiesOf(res)[0]).toMatch(new RegExp(`^sid=for-${users[i]};`));
     });
-    // The leader's render is judged (not stored); the waiters render for themselves, unrecorded.
-    expect(since().notStored).toEqual({ 'set-cookie': 1 });
+    // The leader's render is judged (not stored); waiters that queued render for themselves,
+    // unrecorded; one that came after the leader finished renders as its own miss (hit-for-miss),
+    // judged alike. Either way the only reason is the cookie, and nothing is served from the cache.
+    const notStored = since().notStored;
+    expect(Object.keys(notStored)).toEqual(['set-cookie']);
+    expect(notStored['set-cookie']).toBeGreaterThanOrEqual(1);
+    expect(notStored['set-cookie']).toBeLessThanOrEqual(11);
     expect(since().hits).toBe(0);
     expect(attack.renders).toBe(11);
   });
