@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CacheEntry, LockingStore, SoftEvictingStore } from '../../lib/index.js';
 import type { TieredOutputCacheStore } from '../../lib/redis.js';
 import { checkEvictionBus as checkBus } from '../../lib/testing.js';
+import { connectRedis, deletePrefix } from '../helpers/redis.js';
 
 /** A Redis nobody listens on: connections are refused at once, and retried. */
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
@@ -81,4 +82,35 @@ export async function checkEvictionBus(
     await one.clear();
     await Promise.all([one.close(), two.close()]);
   }
+}
+
+/**
+ * The contract suite's lifecycle for a store on Redis keys under `prefix`: `create` empties the
+ * prefix through an admin connection and makes the store, `createPeer` makes another instance,
+ * `destroy` closes a store and (once, for the store and its peer) empties the prefix again.
+ * `admin()` is that connection while the suite runs (to write raw entries).
+ */
+export function redisContractLifecycle<S extends { close(): Promise<void> }>(
+  prefix: string,
+  make: () => S,
+) {
+  let admin: Redis | undefined;
+  return {
+    admin: () => admin!,
+    create: async () => {
+      admin = await connectRedis();
+      await deletePrefix(admin, prefix);
+      return make();
+    },
+    createPeer: make,
+    destroy: async (store: S) => {
+      await store.close();
+      const connection = admin;
+      admin = undefined;
+      if (connection) {
+        await deletePrefix(connection, prefix);
+        connection.disconnect();
+      }
+    },
+  };
 }

@@ -11,6 +11,7 @@ import {
   waitFor,
   watchReconnects,
   callEveryMethod,
+  redisContractLifecycle,
 } from './redis-connections.js';
 import { describeOutputCacheStore, makeTestEntry as makeEntry } from '../../lib/testing.js';
 import { keyHash } from '../../lib/stores/key-hash.js';
@@ -18,7 +19,6 @@ import { keyHash } from '../../lib/stores/key-hash.js';
 const prefix = `oc-test:${process.pid}:`;
 
 const contractPrefix = `${prefix}contract:`;
-let contractAdmin: Redis | undefined;
 /** A store on the contract's keys; the second one made is the peer (another instance). */
 const contractStore = () =>
   new RedisOutputCacheStore({
@@ -31,26 +31,16 @@ const contractStore = () =>
     sweep: 'inline',
   });
 
+const contract = redisContractLifecycle(contractPrefix, contractStore);
+
 describeOutputCacheStore<RedisOutputCacheStore>('redis', {
-  create: async () => {
-    contractAdmin = await connectRedis();
-    await deletePrefix(contractAdmin, contractPrefix);
-    return contractStore();
-  },
-  createPeer: contractStore,
-  destroy: async (store) => {
-    await store.close();
-    // Called for the store and its peer: the keys go once.
-    const admin = contractAdmin;
-    contractAdmin = undefined;
-    if (admin) {
-      await deletePrefix(admin, contractPrefix);
-      admin.disconnect();
-    }
-  },
+  create: contract.create,
+  createPeer: contract.createPeer,
+  destroy: contract.destroy,
+
   capabilities: ['lock', 'softEviction', 'evictionClock'],
   writeRaw: async (_store, key, bytes) => {
-    await contractAdmin!.set(`${contractPrefix}e:${keyHash(key)}`, bytes, 'PX', 60_000);
+    await contract.admin().set(`${contractPrefix}e:${keyHash(key)}`, bytes, 'PX', 60_000);
   },
   markOnly: (store, tags) => store.evictionClock.mark({ tags }),
 });

@@ -10,6 +10,7 @@ import {
   waitFor,
   watchReconnects,
   callEveryMethod,
+  redisContractLifecycle,
 } from './redis-connections.js';
 import { describeOutputCacheStore, makeTestEntry as makeEntry } from '../../lib/testing.js';
 import { drainMicrotasks, until } from '../helpers/wait.js';
@@ -18,7 +19,6 @@ const prefix = `oc-tiered:${process.pid}:`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const contractPrefix = `${prefix}contract:`;
-let contractAdmin: Redis | undefined;
 /** A store on the contract's keys and bus; the second one made is the peer (another instance). */
 const contractStore = () =>
   new TieredOutputCacheStore({
@@ -33,23 +33,13 @@ const contractStore = () =>
     },
   });
 
+const contract = redisContractLifecycle(contractPrefix, contractStore);
+
 describeOutputCacheStore<TieredOutputCacheStore>('tiered (memory + redis)', {
-  create: async () => {
-    contractAdmin = await connectRedis();
-    await deletePrefix(contractAdmin, contractPrefix);
-    return contractStore();
-  },
-  createPeer: contractStore,
-  destroy: async (store) => {
-    await store.close();
-    // Called for the store and its peer: the keys go once.
-    const admin = contractAdmin;
-    contractAdmin = undefined;
-    if (admin) {
-      await deletePrefix(admin, contractPrefix);
-      admin.disconnect();
-    }
-  },
+  create: contract.create,
+  createPeer: contract.createPeer,
+  destroy: contract.destroy,
+
   // Bytes live in L2 (the Redis store's contract checks corrupt ones); L1 keeps objects.
   capabilities: ['syncRead', 'lock', 'softEviction', 'evictionBus', 'evictionClock'],
   // No `markOnly`: an eviction that reaches no L1 is the lost bus message, bounded by
