@@ -8,7 +8,7 @@ import {
   OutputCacheStats,
 } from '../../lib/index.js';
 import { createTestApp, type TestApp, type TestPlatformOptions } from '../helpers/test-app.js';
-import { AttackController, attackComponents } from './attack.controller.js';
+import { attack, AttackController, attackComponents } from './attack.controller.js';
 
 /** The vary-by resolvers the attack routes name (each reads one request header). */
 export const ATTACK_VARY_BY = {
@@ -175,6 +175,13 @@ export function mark(t: TestApp): () => ReasonDelta {
 /** Starts the cache's counters anew: a test's counts are its own (with {@link mark} deltas too). */
 export function resetStats(t: TestApp): void {
   t.app.get(OutputCacheStats).reset();
+}
+
+/** Before each test: no renders counted, counters anew, nothing cached. */
+export async function freshStart(t: TestApp): Promise<void> {
+  attack.renders = 0;
+  resetStats(t);
+  await t.app.get(OutputCacheProvider).invalidateAll();
 }
 
 /**

@@ -1,14 +1,13 @@
 import 'reflect-metadata';
 import { OutputCacheProvider } from '../../lib/index.js';
 import { type TestApp, testPlatform } from '../helpers/test-app.js';
-import { attack } from './attack.controller.js';
 import {
   createAttackApp,
   expectBypassed,
   mark,
   portOf,
-  resetStats,
   socketRequest,
+  freshStart,
 } from './attack-kit.js';
 
 /**
@@ -26,11 +25,7 @@ describe('attack: Host header and absolute-form targets (e2e)', () => {
     host = `127.0.0.1:${portOf(t)}`;
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   const victim = () => socketRequest(t, `GET /attack/origin HTTP/1.1\r\nHost: ${host}`);
 

@@ -6,8 +6,7 @@ import {
 } from '../../lib/index.js';
 import type { TestApp } from '../helpers/test-app.js';
 import { until } from '../helpers/wait.js';
-import { attack } from './attack.controller.js';
-import { createAttackApp, rawRequest, resetStats } from './attack-kit.js';
+import { createAttackApp, rawRequest, freshStart } from './attack-kit.js';
 
 /**
  * Marker injection and markers copied between pages. The rule: a hole is what the route placed
@@ -22,11 +21,7 @@ describe('attack: marker injection and copied markers (e2e)', () => {
     t = await createAttackApp();
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   const visitors = (text: string) => text.match(/visitor \w+/g) ?? [];
 

@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { OutputCacheProvider } from '../../lib/index.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { attack } from './attack.controller.js';
-import { createAttackApp, expectBypassed, mark, rawRequest, resetStats } from './attack-kit.js';
+import { createAttackApp, expectBypassed, mark, rawRequest, freshStart } from './attack-kit.js';
 
 /**
  * Parameter cloaking, duplicates and fat GET. The rule: two requests share an entry only when the
@@ -17,11 +16,7 @@ describe('attack: parameter cloaking, duplicates and fat GET (e2e)', () => {
     t = await createAttackApp();
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   /** The attacker's spelling first, then the victim's: the victim must see its own query. */
   async function expectApart(path: string, attackerQuery: string, victimQuery: string) {

@@ -1,14 +1,13 @@
 import 'reflect-metadata';
 import { OutputCacheProvider } from '../../lib/index.js';
 import type { TestApp } from '../helpers/test-app.js';
-import { attack } from './attack.controller.js';
 import {
   createAttackApp,
   expectBypassed,
   mark,
   portOf,
   rawRequest,
-  resetStats,
+  freshStart,
 } from './attack-kit.js';
 
 /**
@@ -26,11 +25,7 @@ describe('attack: path confusion (e2e)', () => {
     origin = `http://127.0.0.1:${portOf(t)}`;
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   const body = (text: string) => text.replace(/ #\d+$/, '');
 

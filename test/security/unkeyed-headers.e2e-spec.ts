@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import type { TestApp } from '../helpers/test-app.js';
 import { until } from '../helpers/wait.js';
 import { OutputCacheProvider } from '../../lib/index.js';
-import { attack } from './attack.controller.js';
-import { createAttackApp, expectBypassed, mark, resetStats } from './attack-kit.js';
+import { createAttackApp, expectBypassed, mark, freshStart } from './attack-kit.js';
 
 /**
  * Cache poisoning through unkeyed headers. The rule: a page rendered for a request carrying a
@@ -35,11 +34,7 @@ describe.each([
     t = await createAttackApp({}, undefined, trustProxy ? { trustProxy } : {});
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   it.each(POISONS)(
     'rule "what Express resolves is keyed": %s: %s never reaches a request without it',

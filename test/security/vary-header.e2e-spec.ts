@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import { OutputCacheProvider } from '../../lib/index.js';
 import type { TestApp } from '../helpers/test-app.js';
 import { until } from '../helpers/wait.js';
-import { attack } from './attack.controller.js';
-import { createAttackApp, mark, rawRequest, resetStats } from './attack-kit.js';
+import { createAttackApp, mark, rawRequest, freshStart } from './attack-kit.js';
 
 /**
  * A `Vary` response header naming a request header outside the key. The rule: such a response is
@@ -17,11 +16,7 @@ describe('attack: Vary outside the key (e2e)', () => {
     t = await createAttackApp();
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   it('rule "a Vary outside the key is not stored": Vary: X-Foo, reflected, never reaches another X-Foo', async () => {
     const since = mark(t);

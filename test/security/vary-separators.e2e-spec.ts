@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { OutputCacheProvider } from '../../lib/index.js';
+
 import type { TestApp } from '../helpers/test-app.js';
-import { attack } from './attack.controller.js';
-import { createAttackApp, rawRequest, resetStats } from './attack-kit.js';
+import { createAttackApp, rawRequest, freshStart } from './attack-kit.js';
 
 /**
  * Key separators in vary-by values. The rule: two combinations of vary-by values share an entry
@@ -17,11 +16,7 @@ describe('attack: key separators in vary-by values (e2e)', () => {
     t = await createAttackApp();
   });
   afterAll(() => t.close());
-  beforeEach(async () => {
-    attack.renders = 0;
-    resetStats(t);
-    await t.app.get(OutputCacheProvider).invalidateAll();
-  });
+  beforeEach(() => freshStart(t));
 
   const body = (text: string) => text.replace(/ #\d+$/, '');
 
