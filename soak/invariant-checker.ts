@@ -238,7 +238,7 @@ export class InvariantChecker {
           continue;
         }
       }
-      const redisFault = this.redisFaultCovering(stale.missed.at, res.start, instance.store);
+      const redisFault = this.redisFaultCovering(stale.missed, res.start, instance.store);
       if (redisFault) {
         this.tolerate(
           redisFault,
@@ -251,21 +251,25 @@ export class InvariantChecker {
   }
 
   /**
-   * A Redis fault explains a stale page when the edit returned during it (its eviction may not
-   * have reached the store or the bus) or, on a tiered instance, while its bus was down; either
-   * way only until the recovery bound after the fault.
+   * A Redis fault explains a stale page when the edit returned during it, or after it but before
+   * the editing instance answered its store again (its breaker still open: the eviction was
+   * queued, to be made again on recovery, and until then no instance's store knows of it), or,
+   * on a tiered instance, while its bus was down; either way only until the recovery bound after
+   * the editing instance answered again.
    */
   private redisFaultCovering(
-    editAt: number,
+    edit: { at: number; instance: string },
     sentAt: number,
     store: 'tiered' | 'redis',
   ): FaultWindow | undefined {
-    return this.windows.find(
-      (w) =>
-        w.name.startsWith('redis') &&
-        sentAt <= w.end + this.options.redisRecoveryMs &&
-        ((editAt >= w.start && editAt <= w.end) || (store === 'tiered' && sentAt >= w.start)),
-    );
+    return this.windows.find((w) => {
+      if (!w.name.startsWith('redis')) return false;
+      const editorBack = Math.max(w.end, this.recoveredAt(w, edit.instance));
+      return (
+        sentAt <= editorBack + this.options.redisRecoveryMs &&
+        ((edit.at >= w.start && edit.at <= editorBack) || (store === 'tiered' && sentAt >= w.start))
+      );
+    });
   }
 
   /**
