@@ -21,6 +21,7 @@ export { routeIdOf } from './policy/route-id.js';
 
 // What a page shows, and eviction.
 export { DisplayControl } from './display-control/display-control.service.js';
+export { varyValue } from './display-control/vary-values.js';
 export {
   EntityTagRegistry,
   type EntityTagHandler,

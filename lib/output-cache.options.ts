@@ -33,6 +33,7 @@ export type VaryByResolver =
  * | `maxBytes` | `104857600` (100 MiB) |
  * | `maxEntryBytes` | `8388608` (8 MiB) |
  * | `varyBy` | `{}` |
+ * | `defaultVaryBy` | `'all'` |
  * | `routes` | `[]` |
  * | `appVersion` | `''` |
  * | `exclude` | `[]` |
@@ -98,6 +99,15 @@ export interface OutputCacheModuleOptions {
    * app supplies; a route uses all registered names unless its `varyBy` lists some.
    */
   varyBy?: Record<string, VaryByResolver>;
+  /**
+   * The vary-by names of a route whose `@Cacheable` lists none: `'all'` (every registered name:
+   * safe whatever the page reads, but a page that reads no currency is still stored once per
+   * currency) or `'auto'` (learned: each page is keyed by the names its render and its cacheable
+   * components read through `DisplayControl.vary()` or declare in `@ViewComponent({ varyBy })`).
+   * Choose `'auto'` only when every read goes through those: a value read straight from the
+   * request is not seen. Default `'all'`.
+   */
+  defaultVaryBy?: 'all' | 'auto';
   /** Route ids (`Catalog/category`, `Blog/Blog/list`) made cacheable without a decorator. */
   routes?: string[];
   /** Part of every key: a deploy with a new version never serves the old version's pages. */
@@ -234,6 +244,7 @@ export const OUTPUT_CACHE_DEFAULTS = {
   maxBytes: 100 * 1024 * 1024,
   maxEntryBytes: 8 * 1024 * 1024,
   appVersion: '',
+  defaultVaryBy: 'all',
   headers: true,
   reasonHeader: false,
   collapseTimeout: 10,
@@ -465,6 +476,10 @@ const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionC
   maxBytes: count(OUTPUT_CACHE_DEFAULTS.maxBytes),
   maxEntryBytes: bytes(OUTPUT_CACHE_DEFAULTS.maxEntryBytes),
   varyBy: checkVaryBy,
+  defaultVaryBy: (value, name) => {
+    if (value === 'all' || value === 'auto') return;
+    fail(name, `must be 'all' or 'auto', got ${describeValue(value)}. Example: ${name}: 'auto'`);
+  },
   routes: checkRoutes,
   appVersion: (value, name) => {
     if (typeof value === 'string') return;

@@ -1,6 +1,14 @@
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
-import { Controller, Get, type INestApplication, Module, Param, type Type } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  type INestApplication,
+  Injectable,
+  Module,
+  Param,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
@@ -12,6 +20,7 @@ import {
   OutputCacheModule,
   type OutputCacheModuleOptions,
   RouteModule,
+  ViewComponent,
 } from '../lib/index.js';
 import { RoutePolicyResolver } from '../lib/policy/route-policy.resolver.js';
 
@@ -288,6 +297,72 @@ describe('start-up validation (e2e)', () => {
         /^@Cacheable on Shop\/Catalog\/category \(set on CatalogController\): option "grace"/,
         [CatalogController],
       );
+    });
+  });
+
+  describe('bubbling (varyBy: auto, @ViewComponent declarations)', () => {
+    it("defaultVaryBy: 'some' fails start-up and names the two values", async () => {
+      await expectStartToFail(
+        { defaultVaryBy: 'some' },
+        /^OutputCacheModule: option "defaultVaryBy" must be 'all' or 'auto', got the string 'some'/,
+      );
+    });
+
+    it("@Cacheable({ fastLane: true, varyBy: 'auto' }) fails start-up: the fast lane keys in one step", async () => {
+      await expectStartToFail(
+        {},
+        /^@Cacheable on Catalog\/category: options "fastLane" and varyBy: 'auto' cannot be combined/,
+        [catalogWith({ fastLane: true, varyBy: 'auto' })],
+      );
+    });
+
+    it("under defaultVaryBy: 'auto' a fast-lane route keys by every name, and others learn theirs", async () => {
+      const Catalog = catalogWith({ fastLane: true });
+      const app = await start({ defaultVaryBy: 'auto' }, [Catalog, HomeController]);
+      try {
+        const policies = app.get(RoutePolicyResolver);
+        const catalog = policies.resolve(Catalog, Catalog.prototype.category);
+        expect(catalog.varyAuto).toBe(false);
+        expect(catalog.varyBy).toEqual(['currency', 'language']);
+        const home = policies.resolve(HomeController, HomeController.prototype.home);
+        expect(home.varyAuto).toBe(true);
+        expect(home.varyBy).toEqual([]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('@ViewComponent({ varyBy: [unregistered] }) and a negative maxAge fail start-up', async () => {
+      for (const [declared, message] of [
+        [{ varyBy: ['curency'] }, /option "varyBy" names "curency", which is not registered/],
+        [{ maxAge: -1 }, /option "maxAge" must be a number of seconds, 0 or more; got -1/],
+        [{ tags: 'menu' }, /option "tags" must be an array of tags/],
+      ] as const) {
+        @ViewComponent({ name: 'Menu', ...(declared as object) })
+        @Injectable()
+        class MenuComponent {
+          render() {
+            return '<nav></nav>';
+          }
+        }
+        const moduleRef = await Test.createTestingModule({
+          imports: [OutputCacheModule.forRoot({ varyBy })],
+          controllers: [HomeController],
+          providers: [MenuComponent],
+        }).compile();
+        const app = moduleRef.createNestApplication({ logger: false });
+        let failure: unknown;
+        try {
+          await app.init();
+        } catch (error) {
+          failure = error;
+        } finally {
+          await app.close().catch(() => undefined);
+        }
+        expect(failure).toBeInstanceOf(OutputCacheConfigError);
+        expect((failure as Error).message).toMatch(/^@ViewComponent Menu: /);
+        expect((failure as Error).message).toMatch(message);
+      }
     });
   });
 

@@ -55,8 +55,9 @@ export class CdnHeaders {
     tags: readonly string[],
     hasHoles: boolean,
     vary: unknown,
+    names: readonly string[] = policy.varyBy,
   ): StoredHeaders | undefined {
-    if (hasHoles || !this.isEligible(policy, vary)) return undefined;
+    if (hasHoles || !this.isEligible(policy, vary, names)) return undefined;
     const value = this.encoder.header(tags);
     if (value === undefined) return undefined;
     const headers: StoredHeaders = { [this.tagsName]: value };
@@ -103,13 +104,15 @@ export class CdnHeaders {
   /**
    * Whether the CDN can tell this route's variants apart: each vary-by value is a request header
    * that the page's `Vary` names (the CDN then keys on it), or one the app says the CDN handles.
+   * `names`: the page's own, when its render read more than its route pins (`varyBy: 'auto'`).
    */
-  private isEligible(policy: RoutePolicy, vary: unknown): boolean {
-    let known = this.eligible.get(policy);
+  private isEligible(policy: RoutePolicy, vary: unknown, names: readonly string[]): boolean {
+    const learned = names !== policy.varyBy;
+    let known = learned ? undefined : this.eligible.get(policy);
     if (known === undefined) {
       const headers: string[] = [];
       let ok = !policy.allowAuthenticated;
-      for (const name of policy.varyBy) {
+      for (const name of names) {
         if (this.cdn.varyByHandled.includes(name)) continue;
         const resolver = this.varyBy[name];
         if (typeof resolver === 'object' && resolver !== null && 'header' in resolver) {
@@ -117,7 +120,7 @@ export class CdnHeaders {
         } else ok = false;
       }
       known = { ok, headers };
-      this.eligible.set(policy, known);
+      if (!learned) this.eligible.set(policy, known);
     }
     if (!known.ok) return false;
     if (known.headers.length === 0) return true;

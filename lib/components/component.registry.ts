@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
+import { OutputCacheConfigError } from '../errors/output-cache-config.error.js';
 import { UnknownComponentError } from '../errors/unknown-component.error.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
@@ -19,6 +20,25 @@ export interface ComponentDefinition {
   readonly timeoutMs: number;
   /** Marked with `@CacheableComponent()` (a `CacheableRouteProvider` may also make it cacheable). */
   readonly cacheableByDecorator: boolean;
+  /** Declared vary-by names (`@ViewComponent({ varyBy })`), bubbled to pages that inline it. */
+  readonly varyBy: readonly string[];
+  /** Declared max age in ms, bubbled to pages that inline it. */
+  readonly maxAgeMs: number | undefined;
+  /** Declared tags, stored with pages that inline it. */
+  readonly tags: readonly string[];
+  /** Declared per user: always a hole. */
+  readonly perUser: boolean;
+}
+
+/** What `add()` takes besides the name and instance. */
+export interface ComponentRegistration {
+  fallback?: string;
+  timeout?: number;
+  cacheable?: boolean;
+  varyBy?: string[];
+  maxAge?: number;
+  tags?: string[];
+  perUser?: boolean;
 }
 
 /** Every `@ViewComponent` provider of the app, by name. */
@@ -26,6 +46,8 @@ export interface ComponentDefinition {
 export class ComponentRegistry implements OnApplicationBootstrap {
   private readonly logger = new Logger('OutputCache');
   private readonly byName = new Map<string, ComponentDefinition>();
+  /** Cacheable components found per user while a page rendered: holes from then on. */
+  private readonly autoHoles = new Map<string, string>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -48,8 +70,7 @@ export class ComponentRegistry implements OnApplicationBootstrap {
         throw new Error(`@ViewComponent ${metatype.name} must have a render(args, context) method`);
       }
       this.add(meta.module ? `${meta.module}/${meta.name}` : meta.name, instance, {
-        fallback: meta.fallback,
-        timeout: meta.timeout,
+        ...meta,
         cacheable: this.reflector.get(CacheableComponent, metatype) === true,
       });
     }
@@ -59,13 +80,14 @@ export class ComponentRegistry implements OnApplicationBootstrap {
   add(
     name: string,
     instance: ViewComponentRenderer<any>,
-    options: { fallback?: string; timeout?: number; cacheable?: boolean } = {},
+    options: ComponentRegistration = {},
   ): void {
     if (this.byName.has(name)) {
       throw new Error(
         `Two view components are named "${name}"; give one a module ({ name, module })`,
       );
     }
+    this.checkDeclarations(name, options);
     this.byName.set(name, {
       name,
       routeId: `vc:${name}`,
@@ -73,6 +95,10 @@ export class ComponentRegistry implements OnApplicationBootstrap {
       fallback: options.fallback ?? '',
       timeoutMs: (options.timeout ?? this.options.componentTimeout) * 1000,
       cacheableByDecorator: options.cacheable ?? false,
+      varyBy: [...(options.varyBy ?? [])],
+      maxAgeMs: options.maxAge === undefined ? undefined : Math.floor(options.maxAge * 1000),
+      tags: [...(options.tags ?? [])],
+      perUser: options.perUser ?? false,
     });
     this.logger.debug(`view component ${name}${options.cacheable ? ' (cacheable)' : ''}`);
   }
@@ -94,12 +120,64 @@ export class ComponentRegistry implements OnApplicationBootstrap {
     return this.byName.size;
   }
 
-  /** Whether the component's output stays inside the cached page. */
+  /**
+   * Whether the component's output stays inside the cached page: made cacheable, and not per
+   * user (declared, `maxAge: 0`, or found so while a page rendered).
+   */
   isCacheable(def: ComponentDefinition): boolean {
+    if (def.perUser || def.maxAgeMs === 0 || this.autoHoles.has(def.name)) return false;
     return (
       def.cacheableByDecorator ||
       this.options.routes.includes(def.routeId) ||
       this.routes.has(def.routeId)
     );
+  }
+
+  /**
+   * Makes a cacheable component a hole from now on: a page render found its output per user
+   * (`reason`). Logged once per component. Returns whether it was news.
+   */
+  makeHole(def: ComponentDefinition, reason: string): boolean {
+    if (this.autoHoles.has(def.name)) return false;
+    this.autoHoles.set(def.name, reason);
+    this.logger.log(
+      `view component ${def.name} is cacheable but ${reason}: it is a hole from now on ` +
+        '(rendered for every request; the pages around it stay cached). Declare ' +
+        `@ViewComponent({ name: '${def.name}', perUser: true }) to say so up front`,
+    );
+    return true;
+  }
+
+  /** Components made holes while pages rendered, with the reason. */
+  get automaticHoles(): ReadonlyMap<string, string> {
+    return this.autoHoles;
+  }
+
+  private checkDeclarations(name: string, options: ComponentRegistration): void {
+    const fail = (problem: string): never => {
+      throw new OutputCacheConfigError(`@ViewComponent ${name}: ${problem}`);
+    };
+    const registered = Object.keys(this.options.varyBy);
+    if (options.varyBy !== undefined) {
+      if (!Array.isArray(options.varyBy)) {
+        fail(`option "varyBy" must be an array of vary-by names, e.g. varyBy: ['currency']`);
+      }
+      for (const vary of options.varyBy) {
+        if (!registered.includes(vary)) {
+          fail(
+            `option "varyBy" names "${String(vary)}", which is not registered ` +
+              `(registered: ${registered.join(', ') || 'none'}); add a resolver to ` +
+              `OutputCacheModule.forRoot({ varyBy: { ${String(vary)}: (req) => ... } })`,
+          );
+        }
+      }
+    }
+    const maxAge = options.maxAge;
+    if (maxAge !== undefined && (typeof maxAge !== 'number' || !(maxAge >= 0))) {
+      fail(`option "maxAge" must be a number of seconds, 0 or more; got ${String(maxAge)}`);
+    }
+    if (options.tags !== undefined && !Array.isArray(options.tags)) {
+      fail(`option "tags" must be an array of tags, e.g. tags: ['menu']`);
+    }
   }
 }

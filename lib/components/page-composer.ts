@@ -11,6 +11,7 @@ import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import type { HoleRef } from '../stores/cache-entry.js';
 import { ownBuffer } from '../stores/own-buffer.js';
 import { HttpPlatform } from '../http/platform/http-platform.js';
+import { resolveVaryValue } from '../display-control/vary-values.js';
 import { type ComponentDefinition, ComponentRegistry } from './component.registry.js';
 
 /** A page split at its holes: static text and holes, in order. */
@@ -117,7 +118,10 @@ export class PageComposer implements ComponentPlacer {
     let pending = false;
     const outputs = page.holes.map((hole, i) => {
       const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
-      const output = this.renderHole(ctx, hole.name, args, hole.json === true);
+      // A hole of a page being stored: what it declares is its own, not the page's.
+      const output = ctx.capturing
+        ? this.renderIsolated(ctx.child(), hole.name, args, hole.json === true)
+        : this.renderHole(ctx, hole.name, args, hole.json === true);
       if (typeof output !== 'string') pending = true;
       return output;
     });
@@ -135,6 +139,15 @@ export class PageComposer implements ComponentPlacer {
     });
     chunks.push(page.body.subarray(last));
     return Buffer.concat(chunks);
+  }
+
+  private renderIsolated(
+    holeCtx: OutputCacheRequestContext,
+    name: string,
+    args: unknown,
+    json: boolean,
+  ): string | Promise<string> {
+    return outputCacheContext.run(holeCtx, () => this.renderHole(holeCtx, name, args, json));
   }
 
   /**
@@ -184,6 +197,8 @@ export class PageComposer implements ComponentPlacer {
         parts.push({ hole: placement, json });
       } else if (depth >= this.options.maxComponentDepth) {
         this.reportDepth(ctx, def);
+      } else if (forStorage) {
+        parts.push(this.inline(ctx, def, placement, depth, json));
       } else {
         // Inline, and resolve what the component itself placed (same render, same token).
         parts.push(
@@ -196,6 +211,54 @@ export class PageComposer implements ComponentPlacer {
     parts.push(text.slice(last));
     const resolved = await Promise.all(parts);
     return resolved.flat();
+  }
+
+  /**
+   * A cacheable component inlined into a page being stored, in a context of its own: what it
+   * declares and announces (tags, vary-by reads, max age) bubbles up to the page; if it turns
+   * out per user (reads `req.user` or the session, marks itself uncacheable or per user, max age
+   * 0) it becomes a hole instead, from now on (logged once).
+   */
+  private async inline(
+    ctx: OutputCacheRequestContext,
+    def: ComponentDefinition,
+    placement: Placement,
+    depth: number,
+    json: boolean,
+  ): Promise<Part[]> {
+    const child = ctx.child();
+    try {
+      for (const name of def.varyBy) {
+        await resolveVaryValue(child, name, this.options);
+        child.varyRead.add(name);
+      }
+    } catch (error) {
+      this.logger.error(`component ${def.name} on ${ctx.routeId}: ${String(error)}`);
+      ctx.root.markUncacheable('vary-error');
+    }
+    for (const tag of def.tags) child.tags.add(tag);
+    if (def.maxAgeMs !== undefined) child.limitMaxAge(def.maxAgeMs);
+    const req = watchUserReads(ctx.req, child);
+    const html = await outputCacheContext.run(child, () =>
+      this.renderOne(child, def, placement.args, true, undefined, req),
+    );
+    const perUser =
+      child.perUserReason ??
+      (child.uncacheable && !PAGE_FAILURES.has(child.uncacheableReason ?? '')
+        ? `marks itself uncacheable (${child.uncacheableReason ?? 'marked-uncacheable'})`
+        : child.maxAgeMs === 0
+          ? 'has max age 0'
+          : undefined);
+    if (perUser !== undefined) {
+      this.registry.makeHole(def, perUser);
+      return [{ hole: placement, json }];
+    }
+    // What the component itself placed (same render, same token), in its context.
+    const parts = await outputCacheContext.run(child, () =>
+      this.resolve(child, json ? jsonStringContent(html) : html, true, depth + 1, json),
+    );
+    child.mergeInto(ctx);
+    return parts;
   }
 
   private async renderDeep(
@@ -225,12 +288,13 @@ export class PageComposer implements ComponentPlacer {
     args: unknown,
     forStorage: boolean,
     started?: unknown,
+    req: any = ctx.req,
   ): Promise<string> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const rendered = (started ??
         def.instance.render(args ?? {}, {
-          req: ctx.req,
+          req,
           res: ctx.res,
           routeId: ctx.routeId,
         })) as string | Promise<string>;
@@ -315,6 +379,27 @@ function markerPattern(token: string): RegExp {
 /** The text with this render's markers removed (what a page shows when composing failed). */
 export function stripMarkers(ctx: OutputCacheRequestContext, text: string): string {
   return ctx.token === undefined ? text : text.replace(markerPattern(ctx.token), '');
+}
+
+/** Reasons a component gives that keep the whole page out (a hole would not help). */
+const PAGE_FAILURES: ReadonlySet<string> = new Set(['component-failed', 'component-args']);
+
+/** Request properties whose reading makes a component's output per user. */
+const PER_USER_PROPERTIES: ReadonlySet<PropertyKey> = new Set(['user', 'session', 'sessionID']);
+
+/**
+ * The request as a cacheable component sees it: reading the signed-in user or the session
+ * marks the component per user (it becomes a hole).
+ */
+function watchUserReads(req: any, ctx: OutputCacheRequestContext): any {
+  if (req === null || typeof req !== 'object') return req;
+  return new Proxy(req, {
+    get(target, property) {
+      if (PER_USER_PROPERTIES.has(property)) ctx.perUserReason ??= `reads req.${String(property)}`;
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Whether the response is JSON: component output then goes inside a JSON string, escaped. */

@@ -10,6 +10,24 @@ export interface ViewComponentOptions {
   fallback?: string;
   /** Longest render; defaults to the module's `componentTimeout`. */
   timeout?: number;
+  /**
+   * Vary-by names the component's output depends on (a currency selector: `['currency']`). A
+   * page that inlines the component (`@CacheableComponent()`) is keyed by them too: on a route
+   * with `varyBy: 'auto'` without editing the route; on a route that pins its names, they must
+   * be among them (else the page is not stored, and the mismatch is logged). Reads through
+   * `DisplayControl.vary()` count the same way, without declaring them here.
+   */
+  varyBy?: string[];
+  /** Seconds the component's output stays valid: a page that inlines it is fresh no longer. 0 makes it a hole. */
+  maxAge?: number;
+  /** Tags stored with every page that inlines the component (evicting one evicts those pages). */
+  tags?: string[];
+  /**
+   * The output depends on who asks (the session, the signed-in user): always a hole, even when
+   * marked `@CacheableComponent()`. A cacheable component found reading `req.user` or
+   * `req.session`, or calling `DisplayControl.markPerUser()`, becomes one on its own.
+   */
+  perUser?: boolean;
 }
 
 /**

@@ -14,8 +14,14 @@ export interface CacheableOptions {
    * entry is served instead; defaults to the module's `staleIfError`.
    */
   staleIfError?: number;
-  /** Which registered vary-by names split this route (default: all registered). */
-  varyBy?: string[];
+  /**
+   * Which registered vary-by names split this route: a list (pinned: a render that reads another
+   * name through `DisplayControl.vary()` or a component's `varyBy` is logged as a bug and not
+   * stored), `'all'` (every registered name), or `'auto'` (learned: each page is keyed by the
+   * names its render and its cacheable components read or declare, found by a two-step lookup).
+   * Default: the module's `defaultVaryBy` (`'all'`).
+   */
+  varyBy?: string[] | 'auto' | 'all';
   /** Query keys that are part of the key (default: every key). Others are ignored. */
   query?: string[];
   /** Extra tags stored with every entry of the route, static or computed from the request. */

@@ -10,12 +10,16 @@ import { worthCompressing } from './variants.js';
 /** What a recorded render gives to be stored. */
 export interface RecordedPage {
   lookup: Lookup;
+  /** The key to store under, when the render re-keyed the page (vary-by names it read). */
+  key?: string;
   status: number;
   page: ComposedPage;
   headers: StoredHeaders;
   tags: string[];
   /** The store's eviction clock when the render began, if it has one. */
   renderedAt?: number;
+  /** The smallest max age the render announced (ms): the entry's TTL when shorter. */
+  maxAgeMs?: number;
 }
 
 /**
@@ -25,11 +29,21 @@ export interface RecordedPage {
 @Injectable()
 export class EntryBuilder {
   /** The entry to store. */
-  build({ lookup, status, page, headers, tags, renderedAt }: RecordedPage): CacheEntry {
+  build({
+    lookup,
+    key,
+    status,
+    page,
+    headers,
+    tags,
+    renderedAt,
+    maxAgeMs,
+  }: RecordedPage): CacheEntry {
     const { policy } = lookup;
     const now = Date.now();
+    const ttlMs = maxAgeMs === undefined ? policy.ttlMs : Math.min(policy.ttlMs, maxAgeMs);
     const entry: CacheEntry = {
-      key: lookup.key,
+      key: key ?? lookup.key,
       status,
       headers,
       body: page.body,
@@ -38,7 +52,7 @@ export class EntryBuilder {
       path: lookup.path,
       routeId: policy.routeId,
       createdAt: now,
-      expiresAt: now + policy.ttlMs,
+      expiresAt: now + ttlMs,
     };
     if (policy.graceMs > 0) entry.graceUntil = entry.expiresAt + policy.graceMs;
     const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);

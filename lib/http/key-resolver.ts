@@ -1,17 +1,29 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { CallHandler } from '@nestjs/common';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions, VaryByValue } from '../output-cache.options.js';
-import { buildCacheKey, splitUrl } from '../policy/cache-key.builder.js';
+import {
+  buildCacheKey,
+  type KeyInput,
+  splitUrl,
+  varyRecordKey,
+} from '../policy/cache-key.builder.js';
 import { requestBypassReason } from '../policy/request-rules.js';
 import { type RoutePolicy, RoutePolicyResolver } from '../policy/route-policy.resolver.js';
 import type { Bypass, Lookup } from './lookup.js';
+import type { CacheEntry } from '../stores/cache-entry.js';
+import { ResilientStore } from '../stores/resilient.store.js';
 import { HttpPlatform } from './platform/http-platform.js';
+import { unionOfNames, varyRecordNames } from './vary-record.js';
 
 /**
  * The key stage: the request rules (method, exclusions, credentials, bodies), the route's
  * vary-by values and the key. Synchronous unless a vary-by resolver returns a promise; a
  * resolver that throws or rejects bypasses the cache for that request (`vary-error`).
+ *
+ * A `varyBy: 'auto'` route is looked up in two steps, as HTTP `Vary` works in a shared cache:
+ * first the URL's vary record (which names its renders read), then the variant keyed by just
+ * those names' values.
  */
 @Injectable()
 export class KeyResolver {
@@ -21,6 +33,8 @@ export class KeyResolver {
     @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
     protected readonly platform: HttpPlatform,
     protected readonly policies: RoutePolicyResolver,
+    /** Where `varyBy: 'auto'` routes find their vary records. */
+    @Optional() protected readonly store?: ResilientStore,
   ) {}
 
   /** The request's lookup, or why it bypasses the cache. */
@@ -41,30 +55,60 @@ export class KeyResolver {
       this.policies.isExcluded(p),
     );
     if (reason) return { bypass: reason };
-    const keyOf = (vary: VaryByValue[]): Lookup | Bypass => {
-      const host = this.platform.host(req);
-      const protocol = this.platform.protocol(req);
-      const key = buildCacheKey({ protocol, host, url, split }, policy, this.options, vary);
-      return key === undefined
-        ? { bypass: 'key-error' }
-        : { req, res, key, path, url, startedAt, policy, next, refresh };
+    const input: KeyInput = {
+      protocol: this.platform.protocol(req),
+      host: this.platform.host(req),
+      url,
+      split,
     };
-    let vary: VaryByValue[] | Promise<VaryByValue[]>;
-    try {
-      vary = this.varyValues(req, policy);
-    } catch (error) {
-      return this.varyFailed(policy, error);
-    }
-    if (Array.isArray(vary)) return keyOf(vary);
-    return vary.then(keyOf, (error: unknown) => this.varyFailed(policy, error));
+    const keyed = (names: readonly string[], record?: readonly string[]) => {
+      const keyOf = (values: VaryByValue[]): Lookup | Bypass => {
+        const key = buildCacheKey(input, policy, this.options, values, names);
+        if (key === undefined) return { bypass: 'key-error' };
+        return {
+          req,
+          res,
+          key,
+          path,
+          url,
+          startedAt,
+          policy,
+          next,
+          refresh,
+          input,
+          varyNames: names,
+          varyValues: values,
+          varyRecord: record,
+        };
+      };
+      let values: VaryByValue[] | Promise<VaryByValue[]>;
+      try {
+        values = this.varyValues(req, names);
+      } catch (error) {
+        return this.varyFailed(policy, error);
+      }
+      if (Array.isArray(values)) return keyOf(values);
+      return values.then(keyOf, (error: unknown) => this.varyFailed(policy, error));
+    };
+    if (!policy.varyAuto || !this.store) return keyed(policy.varyBy);
+    // Step one: which names this URL's renders read (none recorded yet: the route's own).
+    const recordKey = varyRecordKey(input, policy, this.options);
+    if (recordKey === undefined) return { bypass: 'key-error' };
+    const withRecord = (entry: CacheEntry | undefined) => {
+      const record = varyRecordNames(entry, this.options.varyBy);
+      return keyed(record ? unionOfNames(policy.varyBy, record) : policy.varyBy, record);
+    };
+    const local = this.store.readSync?.(recordKey);
+    if (local || this.store.syncIsComplete) return withRecord(local);
+    return this.store.get(recordKey).then(withRecord, () => withRecord(undefined));
   }
 
-  /** The route's vary-by values, synchronously when no resolver returns a promise. */
-  protected varyValues(req: any, policy: RoutePolicy): VaryByValue[] | Promise<VaryByValue[]> {
+  /** The values of vary-by `names`, synchronously when no resolver returns a promise. */
+  protected varyValues(req: any, names: readonly string[]): VaryByValue[] | Promise<VaryByValue[]> {
     const values: (VaryByValue | Promise<VaryByValue>)[] = [];
     let async = false;
     const headers = this.platform.headers(req);
-    for (const name of policy.varyBy) {
+    for (const name of names) {
       const resolver = this.options.varyBy[name];
       const value =
         typeof resolver === 'function' ? resolver(req) : headers[resolver.header.toLowerCase()];

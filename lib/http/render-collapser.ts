@@ -11,6 +11,8 @@ interface Flight {
  */
 export class RenderCollapser {
   private readonly flights = new Map<string, Flight>();
+  /** Requests waiting for a flight right now (all keys). */
+  waiting = 0;
 
   /** Starts a flight for `key`, or returns undefined when one is already under way. */
   lead(key: string): Finish | undefined {
@@ -39,9 +41,11 @@ export class RenderCollapser {
       timer = setTimeout(() => r('timeout'), timeoutMs);
       timer.unref();
     });
+    this.waiting++;
     try {
       return await Promise.race([flight.promise, timeout]);
     } finally {
+      this.waiting--;
       clearTimeout(timer);
     }
   }

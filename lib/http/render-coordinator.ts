@@ -80,7 +80,10 @@ export class RenderCoordinator {
       return rendered;
     }
     const finish = this.lead(key)!;
-    if (this.options.distributedLock && this.store.canLock) {
+    // A URL whose vary-by names are not known yet: the instance holding the lock may store
+    // under a key this one never polls. Render here.
+    const learning = lookup.policy.varyAuto === true && lookup.varyRecord === undefined;
+    if (this.options.distributedLock && this.store.canLock && !learning) {
       return from(this.lockOrWait(key)).pipe(
         mergeMap(({ entry, release }) => {
           if (entry) {
@@ -103,6 +106,11 @@ export class RenderCoordinator {
     return from(this.collapser.wait(key, this.options.collapseTimeout * 1000)).pipe(
       mergeMap((outcome) => {
         if (typeof outcome === 'object' && 'entry' in outcome) {
+          // Stored under another key: its render read vary-by values this request's key lacks
+          // (a `varyBy: 'auto'` route learning them). Not this request's page: render it.
+          if (outcome.entry.key !== lookup.key) {
+            return this.recorder.render(lookup, undefined, fallback);
+          }
           return this.hits.write(lookup, outcome.entry, 'collapsed');
         }
         // The leader's client went away: lead a new render, or wait for whoever does.

@@ -1,10 +1,12 @@
-import { type CallHandler, Injectable } from '@nestjs/common';
+import { type CallHandler, Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { PageComposer } from '../components/page-composer.js';
 import {
   OutputCacheRequestContext,
   outputCacheContext,
 } from '../display-control/request-context.js';
+import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
+import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { HttpPlatform } from './platform/http-platform.js';
 
 /**
@@ -17,12 +19,14 @@ export class RequestScope {
   constructor(
     private readonly platform: HttpPlatform,
     private readonly composer: PageComposer,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedOutputCacheOptions,
   ) {}
 
   /** A context for one request; `capturing` when its page is being rendered for storing. */
   create(req: any, res: any, routeId: string, capturing: boolean): OutputCacheRequestContext {
     const ctx = new OutputCacheRequestContext(capturing, req, res, routeId);
     ctx.composer = this.composer;
+    ctx.varyBy = this.options.varyBy;
     this.platform.wrapRender(res, (render) => outputCacheContext.run(ctx, render));
     return ctx;
   }

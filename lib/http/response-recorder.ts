@@ -11,7 +11,9 @@ import { X_CACHE_HEADER, X_CACHE_REASON_HEADER } from '../output-cache.constants
 import { CdnHeaders } from '../cdn/cdn-headers.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
+import { buildCacheKey, varyRecordKey } from '../policy/cache-key.builder.js';
 import { requestForbidsStoring } from '../policy/request-rules.js';
+import type { RoutePolicy } from '../policy/route-policy.resolver.js';
 import { responseNotStoredReason } from '../policy/response-rules.js';
 import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheEvents } from '../observability/output-cache-events.js';
@@ -27,6 +29,7 @@ import type { Finish, RenderOutcome } from './render-outcome.js';
 import { RequestScope } from './request-scope.js';
 import { headersToStore } from './stored-headers.js';
 import { strongEtag } from './variants.js';
+import { unionOfNames, varyRecordEntry } from './vary-record.js';
 
 /** One render being recorded. */
 interface Recording {
@@ -65,6 +68,8 @@ export class ResponseRecorder {
   protected readonly logger = new Logger('OutputCache');
   /** The `cdn` option's headers (null without it), made on first use. */
   private cdnHeaders: CdnHeaders | null | undefined;
+  /** Routes and vary-by names whose undeclared read was reported. */
+  private readonly undeclared = new Set<string>();
 
   constructor(
     @Inject(RESOLVED_OPTIONS) protected readonly options: ResolvedOutputCacheOptions,
@@ -104,6 +109,10 @@ export class ResponseRecorder {
     );
     const ctx = this.scope.create(req, res, policy.routeId, finish !== undefined);
     ctx.startedAt = this.evictions.now();
+    // Values the key stage resolved: a read of one during the render costs nothing more.
+    for (let i = 0; i < lookup.varyNames.length; i++) {
+      ctx.varyValues.set(lookup.varyNames[i], lookup.varyValues[i]);
+    }
     const rec = finish || fallback ? this.record(lookup, ctx, finish, fallback) : undefined;
     if (!rec || !finish || !this.store.hasClock) return this.scope.handle(ctx, next);
     // The shared clock, noted before the route reads any data: an eviction from here on, made
@@ -224,7 +233,7 @@ export class ResponseRecorder {
     const { lookup, ctx, page, atSend, filled, head } = rec;
     if (!page || !atSend || !filled || !head || rec.decided) return;
     rec.decided = true;
-    const { req, key, path, policy } = lookup;
+    const { req, path, policy } = lookup;
     // Judged: the route's headers, and whatever was added or changed after the body was sent
     // (hooks at writeHead: a session's Set-Cookie). Headers this response's holes set are
     // their own request's, as they will be on every hit.
@@ -238,9 +247,16 @@ export class ResponseRecorder {
     // A conditional request whose validator matches the new page is answered 304 by the
     // framework itself: the page it validated is the one rendered, and is stored as such.
     const status = head.status === 304 ? (rec.statusAtSend ?? head.status) : head.status;
+    // The key the page is stored under: what its render read of the request is all in it.
+    const keyed = this.keyOf(rec);
+    const key = 'key' in keyed ? keyed.key : lookup.key;
     let reason = ctx.uncacheable
       ? (ctx.uncacheableReason ?? 'marked-uncacheable')
-      : responseNotStoredReason(status, judged, policy.keyHeaders);
+      : 'reason' in keyed
+        ? keyed.reason
+        : ctx.maxAgeMs === 0
+          ? 'max-age-0'
+          : responseNotStoredReason(status, judged, this.keyHeaders(policy, keyed.names));
     if (
       !reason &&
       !lookup.refresh &&
@@ -271,17 +287,21 @@ export class ResponseRecorder {
       rec.end({ notStored: reason });
       return;
     }
+    const names = 'names' in keyed ? keyed.names : lookup.varyNames;
     const entry = this.entries.build({
       lookup,
+      key,
       status,
       page,
       headers: headersToStore(rec.before, atSend, page.holes.length ? undefined : page.body.length),
       tags,
       renderedAt: rec.renderedAt,
+      maxAgeMs: ctx.maxAgeMs,
     });
     if (this.cdn) {
-      // Stored with the entry: hits send the same tags at no cost.
-      const cdn = this.cdn.forPage(policy, tags, page.holes.length > 0, judged['vary']);
+      // Stored with the entry: hits send the same tags at no cost. A page keyed by names it
+      // learned is for a CDN only if the CDN can tell those apart as well.
+      const cdn = this.cdn.forPage(policy, tags, page.holes.length > 0, judged['vary'], names);
       if (cdn) Object.assign(entry.headers, cdn);
       this.cdnHead(rec, cdn);
     }
@@ -296,6 +316,7 @@ export class ResponseRecorder {
         rec.end({ notStored: 'evicted-during-render' });
         return;
       }
+      if (stored && policy.varyAuto) await this.recordVary(lookup, names, entry);
       if (stored) {
         this.events.decision({
           result: 'stored',
@@ -312,6 +333,66 @@ export class ResponseRecorder {
       this.notStored('shutdown', lookup);
       rec.end({ notStored: 'shutdown' });
     }
+  }
+
+  /**
+   * The key a recorded page is stored under: the lookup's, unless its render read vary-by names
+   * the key lacks. A `varyBy: 'auto'` route is re-keyed with them; a route that pins its names
+   * does not store the page (the read is a bug: logged once per route and name).
+   */
+  private keyOf(rec: Recording): { key: string; names: readonly string[] } | { reason: string } {
+    const { lookup, ctx } = rec;
+    const { policy } = lookup;
+    let extra: string[] | undefined;
+    for (const name of ctx.varyRead) {
+      if (!lookup.varyNames.includes(name)) (extra ??= []).push(name);
+    }
+    if (extra === undefined) return { key: lookup.key, names: lookup.varyNames };
+    if (!policy.varyAuto) {
+      for (const name of extra) this.reportUndeclared(policy.routeId, name);
+      return { reason: 'undeclared-vary' };
+    }
+    const names = unionOfNames(lookup.varyNames, extra);
+    // A name read inside the render whose resolver failed there has no value to key by.
+    if (names.some((name) => !ctx.varyValues.has(name))) return { reason: 'vary-error' };
+    const values = names.map((name) => ctx.varyValues.get(name));
+    const key = buildCacheKey(lookup.input, policy, this.options, values, names);
+    return key === undefined ? { reason: 'key-error' } : { key, names };
+  }
+
+  private reportUndeclared(routeId: string, name: string): void {
+    const id = `${routeId}\u0000${name}`;
+    if (this.undeclared.has(id)) return;
+    this.undeclared.add(id);
+    this.logger.error(
+      `${routeId} read vary-by "${name}" while rendering, but its @Cacheable({ varyBy }) does not ` +
+        `list it: its pages are not stored (they would be served to requests with another ` +
+        `${name}). Add '${name}' to the route's varyBy, or use varyBy: 'auto'`,
+    );
+  }
+
+  /** Response headers that are part of the key: the route's, and those of learned names. */
+  private keyHeaders(policy: RoutePolicy, names: readonly string[]): ReadonlySet<string> {
+    if (names.length === policy.varyBy.length) return policy.keyHeaders;
+    const headers = new Set(policy.keyHeaders);
+    for (const name of names) {
+      const resolver = this.options.varyBy[name];
+      if (typeof resolver === 'object') headers.add(resolver.header.toLowerCase());
+    }
+    return headers;
+  }
+
+  /** Notes in the URL's vary record the names its page was keyed by (when they are news). */
+  private async recordVary(
+    lookup: Lookup,
+    names: readonly string[],
+    entry: CacheEntry,
+  ): Promise<void> {
+    const known = lookup.varyRecord;
+    if (known && names.every((name) => known.includes(name))) return;
+    const recordKey = varyRecordKey(lookup.input, lookup.policy, this.options);
+    if (recordKey === undefined) return;
+    await this.store.set(varyRecordEntry(recordKey, unionOfNames(known ?? [], names), entry));
   }
 
   /** The `cdn` option's headers, or undefined without it. */

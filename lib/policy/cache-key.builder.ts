@@ -61,6 +61,49 @@ export function buildCacheKey(
   policy: RoutePolicy,
   options: ResolvedOutputCacheOptions,
   varyValues: readonly VaryByValue[],
+  varyNames: readonly string[] = policy.varyBy,
+): string | undefined {
+  const plain = plainKey(input, policy, options);
+  if (plain === undefined) return undefined;
+  let key = plain;
+  try {
+    for (let i = 0; i < varyNames.length; i++) {
+      key += `|${encodeURIComponent(varyNames[i])}${encodeVary(varyValues[i])}`;
+    }
+  } catch {
+    return undefined; // a lone surrogate in a vary-by value
+  }
+  return digestIfLong(key);
+}
+
+/**
+ * The key of a URL's vary record (routes with `varyBy: 'auto'`): which vary-by names its pages
+ * read, the first step of a two-step lookup. The request's key less its vary-by values, and a
+ * final `|` that no variant's key has (an escaped vary-by name is never empty).
+ *
+ * @example
+ * `https://shop.example/product/kettle?#Catalog%2Fproduct|v3|`
+ */
+export function varyRecordKey(
+  input: KeyInput,
+  policy: RoutePolicy,
+  options: ResolvedOutputCacheOptions,
+): string | undefined {
+  const plain = plainKey(input, policy, options);
+  return plain === undefined ? undefined : digestIfLong(`${plain}|`);
+}
+
+function digestIfLong(key: string): string {
+  return key.length > MAX_PLAIN_KEY
+    ? `sha256:${createHash('sha256').update(key).digest('base64url')}`
+    : key;
+}
+
+/** The key up to its vary-by values, or undefined when the request cannot be keyed. */
+function plainKey(
+  input: KeyInput,
+  policy: RoutePolicy,
+  options: ResolvedOutputCacheOptions,
 ): string | undefined {
   try {
     // Origin-form only. An absolute-form target (`GET http://x/p HTTP/1.1`) is routed by its path
@@ -97,13 +140,7 @@ export function buildCacheKey(
       input.protocol === 'https' || input.protocol === 'http'
         ? input.protocol
         : encodeURIComponent(input.protocol);
-    let key = `${scheme}://${host}${pathPart}?${queryPart}#${encodeURIComponent(policy.routeId)}|${encodeURIComponent(options.appVersion)}`;
-    for (let i = 0; i < policy.varyBy.length; i++) {
-      key += `|${encodeURIComponent(policy.varyBy[i])}${encodeVary(varyValues[i])}`;
-    }
-    return key.length > MAX_PLAIN_KEY
-      ? `sha256:${createHash('sha256').update(key).digest('base64url')}`
-      : key;
+    return `${scheme}://${host}${pathPart}?${queryPart}#${encodeURIComponent(policy.routeId)}|${encodeURIComponent(options.appVersion)}`;
   } catch {
     return undefined;
   }

@@ -26,8 +26,17 @@ export interface RoutePolicy {
   readonly ttlMs: number;
   readonly graceMs: number;
   readonly staleIfErrorMs: number;
-  /** Vary-by names that apply, sorted. */
+  /**
+   * Vary-by names that are always part of the key, sorted: the route's pinned names, every
+   * registered name (the default), or, for `varyBy: 'auto'`, only `roles` when signed-in requests
+   * are served.
+   */
   readonly varyBy: readonly string[];
+  /**
+   * `varyBy: 'auto'`: the names a page's render reads are learned, per URL (two-step lookup);
+   * otherwise a read of a name outside {@link varyBy} is a bug (logged, page not stored).
+   */
+  readonly varyAuto?: boolean;
   /** Query keys that count, or undefined for all. */
   readonly query: ReadonlySet<string> | undefined;
   readonly tags: CacheableOptions['tags'];
@@ -152,7 +161,23 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
         this.routes.has(routeId));
     const merged: CacheableOptions = { ...(onClass ?? {}), ...(onHandler ?? {}) };
     const registered = Object.keys(this.options.varyBy);
-    const varyBy = (merged.varyBy ?? registered).slice().sort();
+    // The fast lane keys in one step from the raw request: it never learns names ('all').
+    const declared =
+      merged.varyBy ?? (merged.fastLane === true ? 'all' : this.options.defaultVaryBy);
+    const varyAuto = declared === 'auto';
+    const allowAuthenticated = merged.allowAuthenticated ?? false;
+    // Auto: learned per URL; a signed-in page is always keyed by its roles (when registered).
+    const varyBy = (
+      varyAuto
+        ? allowAuthenticated && registered.includes('roles')
+          ? ['roles']
+          : []
+        : declared === 'all'
+          ? registered
+          : declared
+    )
+      .slice()
+      .sort();
     const keyHeaders = new Set<string>(['host']);
     for (const name of varyBy) {
       const resolver = this.options.varyBy[name];
@@ -168,9 +193,10 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
       graceMs: grace * 1000,
       staleIfErrorMs: staleIfError * 1000,
       varyBy,
+      varyAuto,
       query: merged.query ? new Set(merged.query) : undefined,
       tags: merged.tags,
-      allowAuthenticated: merged.allowAuthenticated ?? false,
+      allowAuthenticated,
       keyHeaders,
       fastLane: cacheable && merged.fastLane === true,
     };
@@ -197,7 +223,10 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
       if (problem) fail(`option "${name}" ${problem}`);
     }
     const registered = Object.keys(this.options.varyBy);
-    const varyBy = this.strings(options.varyBy, 'varyBy', 'vary-by names', "['currency']", fail);
+    const varyBy =
+      options.varyBy === 'auto' || options.varyBy === 'all'
+        ? undefined
+        : this.strings(options.varyBy, 'varyBy', 'vary-by names', "['currency']", fail);
     for (const name of varyBy ?? []) {
       if (registered.includes(name)) continue;
       fail(
@@ -228,6 +257,13 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
       fail(
         `option "fastLane" must be true or false, got ${describeValue(fast)}. ` +
           `Example: @Cacheable({ fastLane: true })`,
+      );
+    }
+    if (fast === true && options.varyBy === 'auto') {
+      fail(
+        'options "fastLane" and varyBy: \'auto\' cannot be combined: the fast lane computes the ' +
+          'key from the raw request in one step, before any render has told which vary-by names ' +
+          'a page reads. Pin the names (varyBy: [...]) or remove fastLane',
       );
     }
     if (fast === true && allow === true) {

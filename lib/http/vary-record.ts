@@ -1,0 +1,49 @@
+import { ROUTE_TAG_PREFIX } from '../output-cache.constants.js';
+import type { CacheEntry } from '../stores/cache-entry.js';
+
+/**
+ * The header of a vary record that lists its names. A vary record is the first step of the
+ * two-step lookup of a `varyBy: 'auto'` route, as HTTP `Vary` is in a shared cache: an entry
+ * with an empty body under {@link varyRecordKey}, whose header lists the vary-by names the URL's
+ * renders read. Its key ends in `|`, which no page's key does, so it is never served.
+ */
+export const VARY_RECORD_HEADER = 'x-oc-vary-names';
+
+/** The record's names that are registered vary-by names, sorted; undefined if it is none. */
+export function varyRecordNames(
+  entry: CacheEntry | undefined,
+  registered: Readonly<Record<string, unknown>>,
+): string[] | undefined {
+  const listed = entry?.headers[VARY_RECORD_HEADER];
+  if (typeof listed !== 'string') return undefined;
+  return listed
+    .split(',')
+    .filter((name) => name !== '' && Object.hasOwn(registered, name))
+    .sort();
+}
+
+/** The record to store for a URL of `page`'s route: `names`, kept as long as the page. */
+export function varyRecordEntry(
+  key: string,
+  names: readonly string[],
+  page: CacheEntry,
+): CacheEntry {
+  return {
+    key,
+    status: 200,
+    headers: { [VARY_RECORD_HEADER]: [...names].sort().join(',') },
+    body: Buffer.alloc(0),
+    tags: [ROUTE_TAG_PREFIX + page.routeId],
+    path: page.path,
+    routeId: page.routeId,
+    createdAt: page.createdAt,
+    expiresAt: page.retainUntil ?? page.graceUntil ?? page.expiresAt,
+  };
+}
+
+/** The sorted union of two lists of names. */
+export function unionOfNames(a: readonly string[], b: Iterable<string>): string[] {
+  const all = new Set(a);
+  for (const name of b) all.add(name);
+  return [...all].sort();
+}
