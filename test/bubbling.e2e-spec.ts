@@ -23,6 +23,7 @@ import {
 } from '../lib/index.js';
 import { ComponentRegistry } from '../lib/components/component.registry.js';
 import { RenderCoordinator } from '../lib/http/render-coordinator.js';
+import { isVaryRecord } from '../lib/http/vary-record.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 import { until } from './helpers/wait.js';
 
@@ -231,8 +232,8 @@ describe('cacheability that bubbles up from components (e2e)', () => {
     await cache.invalidateAll();
   });
 
-  /** The stored pages (not the URLs' vary records, which have no body). */
-  const pages = async () => (await cache.list()).filter((e) => e.size > 0);
+  /** The stored pages (not the URLs' vary records). */
+  const pages = async () => (await cache.list()).filter((e) => !isVaryRecord(e));
 
   const get = (path: string, headers: Record<string, string> = {}) => {
     const req = t.http().get(path);

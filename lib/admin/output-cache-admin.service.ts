@@ -14,6 +14,7 @@ import { type CacheEntry, type CacheEntrySummary, summarize } from '../stores/ca
 import type { OutputCacheStore } from '../stores/output-cache-store.interface.js';
 import { AdminActivity, type MinuteActivity } from './admin-activity.recorder.js';
 import type { EntriesQuery, PurgeRequest } from './admin-request.parser.js';
+import { isVaryRecord } from '../http/vary-record.js';
 import { varyValuesOfKey } from './cache-key-parts.js';
 import { OUTPUT_CACHE_ADMIN_OPTIONS } from './output-cache-admin.constants.js';
 import type { ResolvedOutputCacheAdminOptions } from './output-cache-admin.options.js';
@@ -116,7 +117,8 @@ export class OutputCacheAdminService implements OnModuleDestroy {
         Promise.all([this.provider.list({ skip, take }), this.provider.count()]),
       );
       return {
-        items: items.map((s) => this.view(s, now)),
+        // A URL's vary record (`varyBy: 'auto'`) is not a page.
+        items: items.filter((s) => !isVaryRecord(s)).map((s) => this.view(s, now)),
         skip,
         take,
         total,
@@ -142,7 +144,7 @@ export class OutputCacheAdminService implements OnModuleDestroy {
         }),
       );
       for (const summary of batch) {
-        if (!matches(summary)) continue;
+        if (isVaryRecord(summary) || !matches(summary)) continue;
         if (matched >= skip && items.length < take) items.push(this.view(summary, now));
         matched++;
       }

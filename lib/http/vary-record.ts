@@ -9,6 +9,14 @@ import type { CacheEntry } from '../stores/cache-entry.js';
  */
 export const VARY_RECORD_HEADER = 'x-oc-vary-names';
 
+/** The tag every vary record carries (listings leave them out by it). */
+export const VARY_RECORD_TAG = 'oc:vary-record';
+
+/** Whether a stored entry (or its summary) is a vary record, not a page. */
+export function isVaryRecord(entry: { tags: readonly string[] }): boolean {
+  return entry.tags.includes(VARY_RECORD_TAG);
+}
+
 /** The record's names that are registered vary-by names, sorted; undefined if it is none. */
 export function varyRecordNames(
   entry: CacheEntry | undefined,
@@ -33,7 +41,7 @@ export function varyRecordEntry(
     status: 200,
     headers: { [VARY_RECORD_HEADER]: [...names].sort().join(',') },
     body: Buffer.alloc(0),
-    tags: [ROUTE_TAG_PREFIX + page.routeId],
+    tags: [ROUTE_TAG_PREFIX + page.routeId, VARY_RECORD_TAG],
     path: page.path,
     routeId: page.routeId,
     createdAt: page.createdAt,
