@@ -55,8 +55,11 @@ export class AppModule {
             // Stale-if-error: for ten minutes after the TTL, a page whose render fails (the
             // database is down: POST /admin/outage) is answered with the old copy, not a 503.
             staleIfError: 600,
-            // One entry per currency; `currencyOf` also picks the prices the pages render.
+            // One entry per currency for the pages that show prices or the currency selector:
+            // they read it (`@Currency()`, the selector's `varyBy`), and each URL learns which
+            // names its page read (`'auto'`): the routes list none.
             varyBy: { currency: (req) => currencyOf(req) },
+            defaultVaryBy: 'auto',
             // Belt and braces: the back office is never cached, whatever its handlers say.
             exclude: ['/admin/**'],
             // Signed-in visitors (a `sid` session cookie) always get a fresh page.

@@ -9,11 +9,11 @@ import { CURRENCIES, type CurrencyCode, currencyOf } from '../common/currency.js
 
 /**
  * Links to `/currency/{code}`, the active one marked. Cacheable although it reads the request:
- * its only input, the currency, is part of every page's cache key (the `currency` vary-by), so
- * each cached variant holds the right selector.
+ * it declares its one input, the currency, so every page that shows it is keyed by the currency
+ * too (its route lists no vary-by names: the declaration bubbles up to the page).
  */
 @CacheableComponent()
-@ViewComponent('CurrencySelector')
+@ViewComponent({ name: 'CurrencySelector', varyBy: ['currency'] })
 @Injectable()
 export class CurrencySelectorComponent implements ViewComponentRenderer<Record<string, never>> {
   render(_args: Record<string, never>, { req }: ComponentContext): string {
