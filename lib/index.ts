@@ -4,6 +4,7 @@ export {
   OUTPUT_CACHE_DEFAULTS,
   type OutputCacheModuleOptions,
   type RefreshAheadOptions,
+  type StreamHoles,
   type VaryByResolver,
   type VaryByValue,
 } from './output-cache.options.js';

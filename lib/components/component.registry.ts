@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
+import { OutputCacheConfigError } from '../errors/output-cache-config.error.js';
 import { UnknownComponentError } from '../errors/unknown-component.error.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
-import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
+import { describeValue, type ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { CacheableRoutesRegistry } from '../policy/cacheable-routes.registry.js';
 import { ANTIFORGERY_COMPONENT, AntiforgeryTokenComponent } from './antiforgery-token.component.js';
 import { CacheableComponent, ViewComponent } from './view-component.decorator.js';
@@ -19,6 +20,8 @@ export interface ComponentDefinition {
   readonly timeoutMs: number;
   /** Marked with `@CacheableComponent()` (a `CacheableRouteProvider` may also make it cacheable). */
   readonly cacheableByDecorator: boolean;
+  /** Sets headers or cookies: rendered before a streamed page's head goes out. */
+  readonly setsHeaders: boolean;
 }
 
 /** Every `@ViewComponent` provider of the app, by name. */
@@ -36,7 +39,10 @@ export class ComponentRegistry implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     if (this.options.csrf) {
-      this.add(ANTIFORGERY_COMPONENT, new AntiforgeryTokenComponent(this.options.csrf));
+      // Its token function may set the token's cookie.
+      this.add(ANTIFORGERY_COMPONENT, new AntiforgeryTokenComponent(this.options.csrf), {
+        setsHeaders: true,
+      });
     }
     for (const wrapper of this.discovery.getProviders()) {
       const metatype = wrapper.metatype as Function | undefined;
@@ -47,10 +53,17 @@ export class ComponentRegistry implements OnApplicationBootstrap {
       if (typeof instance.render !== 'function') {
         throw new Error(`@ViewComponent ${metatype.name} must have a render(args, context) method`);
       }
+      if (meta.setsHeaders !== undefined && typeof meta.setsHeaders !== 'boolean') {
+        throw new OutputCacheConfigError(
+          `@ViewComponent ${metatype.name}: option "setsHeaders" must be true or false, got ` +
+            `${describeValue(meta.setsHeaders)}. Example: @ViewComponent({ name: '${meta.name}', setsHeaders: true })`,
+        );
+      }
       this.add(meta.module ? `${meta.module}/${meta.name}` : meta.name, instance, {
         fallback: meta.fallback,
         timeout: meta.timeout,
         cacheable: this.reflector.get(CacheableComponent, metatype) === true,
+        setsHeaders: meta.setsHeaders,
       });
     }
   }
@@ -59,7 +72,12 @@ export class ComponentRegistry implements OnApplicationBootstrap {
   add(
     name: string,
     instance: ViewComponentRenderer<any>,
-    options: { fallback?: string; timeout?: number; cacheable?: boolean } = {},
+    options: {
+      fallback?: string;
+      timeout?: number;
+      cacheable?: boolean;
+      setsHeaders?: boolean;
+    } = {},
   ): void {
     if (this.byName.has(name)) {
       throw new Error(
@@ -73,6 +91,7 @@ export class ComponentRegistry implements OnApplicationBootstrap {
       fallback: options.fallback ?? '',
       timeoutMs: (options.timeout ?? this.options.componentTimeout) * 1000,
       cacheableByDecorator: options.cacheable ?? false,
+      setsHeaders: options.setsHeaders ?? false,
     });
     this.logger.debug(`view component ${name}${options.cacheable ? ' (cacheable)' : ''}`);
   }

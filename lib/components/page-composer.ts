@@ -126,6 +126,23 @@ export class PageComposer implements ComponentPlacer {
     return Promise.all(outputs).then((done) => this.assemble(page, done));
   }
 
+  /**
+   * Starts rendering every hole of a page (concurrently, as {@link fill} does) and returns each
+   * hole's output on its own, in the page's order: a string when its component answered
+   * synchronously, else a promise. For streamed holes, which write each one as it is done.
+   */
+  renderHoles(
+    ctx: OutputCacheRequestContext,
+    page: ComposedPage,
+    live?: Part[],
+  ): (string | Promise<string>)[] {
+    const liveHoles = live?.filter((p) => typeof p !== 'string');
+    return page.holes.map((hole, i) => {
+      const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
+      return this.renderHole(ctx, hole.name, args, hole.json === true);
+    });
+  }
+
   private assemble(page: ComposedPage, outputs: string[]): Buffer {
     const chunks: Buffer[] = [];
     let last = 0;

@@ -10,6 +10,18 @@ export interface ViewComponentOptions {
   fallback?: string;
   /** Longest render; defaults to the module's `componentTimeout`. */
   timeout?: number;
+  /**
+   * The component sets response headers or cookies (a CSRF cookie, a session touch): with
+   * streamed holes (`streamHoles`), it is rendered before the first byte of the page goes out,
+   * while headers can still be set. Other holes of a streamed page render after the head is
+   * written, and cannot set headers. Default false.
+   *
+   * @example
+   * ```ts
+   * @ViewComponent({ name: 'Consent', setsHeaders: true })
+   * ```
+   */
+  setsHeaders?: boolean;
 }
 
 /**
