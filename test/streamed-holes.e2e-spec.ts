@@ -241,6 +241,8 @@ describe('streamed holes (e2e)', () => {
         OutputCacheModule.forRoot({
           streamHoles: 'in-order',
           cspNonce: (req) => req.headers['x-nonce'],
+          // Gated holes wait for the test, however loaded the machine: not the 2 s default.
+          componentTimeout: 60,
         }),
       ],
       controllers: [StreamController],
