@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Controller, Get, Injectable, Logger, Res, type Type } from '@nestjs/common';
+import compression from 'compression';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createGunzip } from 'node:zlib';
 import {
   Cacheable,
   type CacheableOptions,
@@ -16,7 +18,13 @@ import {
   type ViewComponentOptions,
   type ViewComponentRenderer,
 } from '../lib/index.js';
-import { createTestApp, setCookie, setHeader, type TestApp } from './helpers/test-app.js';
+import {
+  createTestApp,
+  setCookie,
+  setHeader,
+  type TestApp,
+  testPlatform,
+} from './helpers/test-app.js';
 
 // Gated holes: a `Gated` hole's render awaits its gate until the test opens it, so that what
 // arrives before the gate opens is provably sent before that hole finished (no clock involved).
@@ -466,6 +474,64 @@ describe('streamed holes (e2e)', () => {
     }
   });
 });
+
+// Express middleware: the `compression` package (its res.flush() is what streaming relies on).
+(testPlatform === 'express' ? describe : describe.skip)(
+  'streamed holes behind the compression middleware',
+  () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await createTestApp(
+        {
+          imports: [OutputCacheModule.forRoot({ componentTimeout: 60 })],
+          controllers: [StreamController],
+          providers: [GatedComponent, UserComponent, CookieSetterComponent],
+        },
+        (app) => app.use(compression({ threshold: 0 })),
+      );
+    });
+    afterAll(() => t.close());
+
+    it('still sends the page up to the first hole before that hole is done, gzipped', async () => {
+      gating = false;
+      gates.clear();
+      await get(t, '/stream/in-order', { 'Accept-Encoding': 'gzip' });
+      gating = true;
+      const { port } = t.app.getHttpServer().address() as AddressInfo;
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http
+          .get(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/stream/in-order',
+              headers: { 'Accept-Encoding': 'gzip' },
+            },
+            resolve,
+          )
+          .on('error', reject),
+      );
+      expect(res.headers['x-cache']).toBe('HIT');
+      expect(res.headers['content-encoding']).toBe('gzip');
+      let text = '';
+      const gunzip = res.pipe(createGunzip());
+      const before = new Promise<void>((resolve) =>
+        gunzip.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+          if (text.includes('<p>before</p>')) resolve();
+        }),
+      );
+      const ended = new Promise<void>((resolve) => gunzip.on('end', resolve));
+      await before;
+      expect(text).not.toContain('a for');
+      release('a');
+      release('b');
+      await ended;
+      expect(text).toBe(page('<b>a for guest</b><p>middle</p><b>b for guest</b>'));
+    });
+  },
+);
 
 describe('streamed holes: options checked at start-up', () => {
   function controllerWith(options: unknown): Type {
