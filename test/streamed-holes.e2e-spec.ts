@@ -129,6 +129,24 @@ class StreamController {
     return html(res, `${component('User', { n: 1 })}${component('CookieSetter')}`);
   }
 
+  /** A hole in the title (no element may go there) and one in the body. */
+  @Cacheable({ streamHoles: 'out-of-order' })
+  @Get('title')
+  title(@Res({ passthrough: true }) res: any) {
+    setHeader(res, 'content-type', 'text/html; charset=utf-8');
+    return (
+      `<!doctype html><html><head><title>${component('Gated', { name: 't' })}</title></head>` +
+      `<body><p>before</p>${component('Gated', { name: 'a' })}<p>after</p></body></html>`
+    );
+  }
+
+  /** The built-in CSRF hole, whose token function sets a cookie late. */
+  @Cacheable({ streamHoles: 'in-order' })
+  @Get('form')
+  form(@Res({ passthrough: true }) res: any) {
+    return html(res, `${component('User', { n: 1 })}<form>${component('AntiForgeryToken')}</form>`);
+  }
+
   @Cacheable({ streamHoles: 'in-order' })
   @Get('plain')
   plain(@Res({ passthrough: true }) res: any) {
@@ -251,6 +269,13 @@ describe('streamed holes (e2e)', () => {
           cspNonce: (req) => req.headers['x-nonce'],
           // Gated holes wait for the test, however loaded the machine: not the 2 s default.
           componentTimeout: 60,
+          csrf: {
+            token: async (req, res) => {
+              await ticks(5); // later than the page's other hole
+              setCookie(res, 'csrf', `tok-${userOf(req)}`);
+              return `tok-${userOf(req)}`;
+            },
+          },
         }),
       ],
       controllers: [StreamController],
@@ -412,6 +437,35 @@ describe('streamed holes (e2e)', () => {
     expect(res.headers['transfer-encoding']).toBe('chunked');
     expect(String(res.headers['set-cookie'])).toMatch(/^hole=fay;/);
     expect(res.text).toBe(page('<i>[fay]</i><u>cookie set</u>'));
+  });
+
+  it('renders the built-in CSRF hole before the head: its cookie is in the headers', async () => {
+    await prime('/stream/form');
+    gating = false;
+    const res = await get(t, '/stream/form', { 'X-User': 'gus' });
+    expect(res.headers['x-cache']).toBe('HIT');
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(String(res.headers['set-cookie'])).toMatch(/^csrf=tok-gus;/);
+    expect(res.text).toBe(
+      page('<i>[gus]</i><form><input type="hidden" name="_csrf" value="tok-gus"></form>'),
+    );
+  });
+
+  it('out-of-order: a hole where no element may go (the title) is written in place, in order', async () => {
+    await prime('/stream/title');
+    const r = read(t, '/stream/title', { ...JS, 'X-User': 'hal' });
+    await r.waitFor('<title>');
+    expect(r.text()).toBe('<!doctype html><html><head><title>');
+    release('t');
+    await r.waitFor('<p>after</p>');
+    expect(r.text()).toBe(
+      '<!doctype html><html><head><title><b>t for hal</b></title></head>' +
+        '<body><p>before</p><oc-hole id="oc-h-1"></oc-hole><p>after</p>',
+    );
+    release('a');
+    expect(await r.done).toContain(
+      '<template id="oc-t-1"><b>a for hal</b></template><script>__ocHole(1)</script></body></html>',
+    );
   });
 
   it('leaves HEAD, pages without holes and routes with streamHoles: false as they were', async () => {
