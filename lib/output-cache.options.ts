@@ -220,6 +220,12 @@ export interface OutputCacheModuleOptions {
 /**
  * How a page's holes go out (option `streamHoles`, and `@Cacheable({ streamHoles })`): `false`,
  * the whole page once every hole rendered; `'in-order'` or `'out-of-order'`, streamed.
+ *
+ * @example
+ * ```ts
+ * const mode: StreamHoles = process.env.STREAM_HOLES === 'on' ? 'in-order' : false;
+ * OutputCacheModule.forRoot({ streamHoles: mode });
+ * ```
  */
 export type StreamHoles = false | 'in-order' | 'out-of-order';
 

@@ -129,6 +129,12 @@ class StreamController {
     return html(res, `${component('User', { n: 1 })}${component('CookieSetter')}`);
   }
 
+  @Cacheable({ streamHoles: 'out-of-order' })
+  @Get('cookie-ooo')
+  cookieOutOfOrder(@Res({ passthrough: true }) res: any) {
+    return html(res, `${component('Gated', { name: 'a' })}${component('CookieSetter')}`);
+  }
+
   /** A hole in the title (no element may go there) and one in the body. */
   @Cacheable({ streamHoles: 'out-of-order' })
   @Get('title')
@@ -437,6 +443,21 @@ describe('streamed holes (e2e)', () => {
     expect(res.headers['transfer-encoding']).toBe('chunked');
     expect(String(res.headers['set-cookie'])).toMatch(/^hole=fay;/);
     expect(res.text).toBe(page('<i>[fay]</i><u>cookie set</u>'));
+  });
+
+  it('out-of-order: a setsHeaders hole, done before the head, is written in place', async () => {
+    await prime('/stream/cookie-ooo');
+    const r = read(t, '/stream/cookie-ooo', { ...JS, 'X-User': 'ida' });
+    const res = await r.response;
+    expect(String(res.headers['set-cookie'])).toMatch(/^hole=ida;/);
+    await r.waitFor('<p>after</p>');
+    expect(r.text()).toContain(
+      '<p>before</p><oc-hole id="oc-h-0"></oc-hole><u>cookie set</u><p>after</p>',
+    );
+    release('a');
+    const body = await r.done;
+    expect(body).toContain('<template id="oc-t-0"><b>a for ida</b></template>');
+    expect(body).not.toContain('oc-t-1');
   });
 
   it('renders the built-in CSRF hole before the head: its cookie is in the headers', async () => {

@@ -99,10 +99,13 @@ export class HoleStreamer {
           typeof output === 'string' ? output : this.settled(ctx, page.holes[i].name, output),
         ),
     );
-    // Headers and cookies of holes that set them go out with the head.
-    const early = page.holes
-      .map((hole, i) => (this.registry.get(hole.name).setsHeaders ? outputs[i] : undefined))
-      .filter((output): output is Promise<string> => output instanceof Promise);
+    // Headers and cookies of holes that set them go out with the head; being done by then,
+    // these holes are written in place (no placeholder).
+    const early = page.holes.flatMap((hole, i) => {
+      const output = outputs[i];
+      if (typeof output === 'string' || !this.registry.get(hole.name).setsHeaders) return [];
+      return [output.then((html) => void (outputs[i] = html))];
+    });
     if (early.length > 0) await Promise.all(early);
     job.beforeHead?.();
     const nonce = this.nonceOf(ctx);
