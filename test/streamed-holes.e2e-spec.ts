@@ -521,6 +521,25 @@ describe('streamed holes (e2e)', () => {
     expect(inherited.headers['transfer-encoding']).toBe('chunked');
   });
 
+  it('a miss whose client goes away mid-stream is still stored, and stops quietly', async () => {
+    gating = true;
+    const r = read(t, '/stream/ooo', JS);
+    const res = await r.response;
+    expect(res.headers['x-cache']).toBe('MISS');
+    await r.waitFor('<p>after</p>');
+    const closed = new Promise((resolve) => res.once('close', resolve));
+    r.request.destroy();
+    await closed;
+    release('a');
+    release('b');
+    release('c');
+    gating = false;
+    const next = await get(t, '/stream/ooo', { 'X-User': 'jo' });
+    expect(next.headers['x-cache']).toBe('HIT');
+    expect(next.text).toContain('<b>c for jo</b><p>after</p>');
+    expect(errors).not.toHaveBeenCalled();
+  });
+
   it('stops quietly when the client goes away mid-stream; the next request is answered', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
