@@ -13,7 +13,9 @@
  *   the latency the output cache adds to a TypeORM write;
  * - `availability`: stale-while-revalidate p99 against plain hits, gzip/brotli hits against
  *   identity hits and against the `compression` middleware, 304s, and render collapsing (200
- *   concurrent cold requests, one render); see `availability.ts`.
+ *   concurrent cold requests, one render); see `availability.ts`;
+ * - `stream`: TTFB and TTLB of a hit with a 300 ms hole, not streamed, streamed in order and out
+ *   of order (issue 14, streamed holes), measured in-process; see `stream.ts`.
  *
  * Env: BENCH_GROUPS (above), BENCH_DURATION (s, default 10), BENCH_WARMUP (s, default 2),
  * BENCH_CONNECTIONS (50), BENCH_PIPELINING (1), BENCH_ROUNDS (1; medians over rounds, odd
@@ -22,7 +24,8 @@
  * `--cpu-prof --cpu-prof-dir=dist-sample/profiles`); for `invalidation`: BENCH_EVICT_ENTRIES
  * (10000), BENCH_EVICT_REPEATS (5), BENCH_PAGES (1000), BENCH_SAVES (500), BENCH_SAVE_WARMUP
  * (100); for `availability`: BENCH_COLLAPSE_REQUESTS (200), BENCH_COLLAPSE_REPEATS (5) (and
- * `collapse` in BENCH_SCENARIOS selects that part). Redis and PostgreSQL: REDIS_URL, DATABASE_URL (default the local servers); a row whose
+ * `collapse` in BENCH_SCENARIOS selects that part); for `stream`: BENCH_STREAM_REQUESTS (100 per
+ * form), BENCH_STREAM_CONCURRENCY (10). Redis and PostgreSQL: REDIS_URL, DATABASE_URL (default the local servers); a row whose
  * server is down shows the error and the rest runs.
  *
  * Results: the tables on stdout and `dist-sample/bench-results.json`.
@@ -50,9 +53,10 @@ import {
 } from './report.js';
 import { type RunOptions, runRounds, type ScenarioRun } from './scenario.js';
 import { HTTP_GROUPS, type HttpGroup } from './scenarios.js';
+import { formatStream, runStream, type StreamResults } from './stream.js';
 
 const OUTPUT = fileURLToPath(new URL('../bench-results.json', import.meta.url));
-const GROUP_IDS = [...HTTP_GROUPS.map((g) => g.id), 'invalidation', 'availability'];
+const GROUP_IDS = [...HTTP_GROUPS.map((g) => g.id), 'invalidation', 'availability', 'stream'];
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
   const results: HttpGroupResult[] = [];
   let invalidation: InvalidationResults | { error: string } | undefined;
   let availability: AvailabilityResults | { error: string } | undefined;
+  let stream: StreamResults | { error: string } | undefined;
   for (const group of HTTP_GROUPS) {
     if (!groups.includes(group.id)) continue;
     const result = await runGroup(group, only, options, rounds, serverArgs);
@@ -187,6 +192,18 @@ async function main(): Promise<void> {
     }
   }
 
+  if (groups.includes('stream')) {
+    console.log('\n== Streamed holes (issue 14) [stream]');
+    try {
+      stream = await runStream({
+        requests: Math.max(1, Math.floor(envNumber('BENCH_STREAM_REQUESTS', 100))),
+        concurrency: Math.max(1, Math.floor(envNumber('BENCH_STREAM_CONCURRENCY', 10))),
+      });
+    } catch (error) {
+      stream = { error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
   // All the tables together at the end, after the progress lines.
   for (const result of results) {
     printGroup(result, HTTP_GROUPS.find((g) => g.id === result.id)?.note);
@@ -208,6 +225,13 @@ async function main(): Promise<void> {
     );
   }
 
+  if (stream) {
+    console.log('\nStreamed holes (issue 14) [stream]');
+    console.log(
+      'error' in stream ? `[x] the stream bench failed: ${stream.error}` : formatStream(stream),
+    );
+  }
+
   const http = results.find((r) => r.id === 'http');
   mkdirSync(dirname(OUTPUT), { recursive: true });
   writeFileSync(
@@ -226,6 +250,7 @@ async function main(): Promise<void> {
         groups: Object.fromEntries(results.map((r) => [r.id, r])),
         invalidation,
         availability,
+        stream,
       },
       null,
       2,

@@ -4,6 +4,7 @@ export {
   OUTPUT_CACHE_DEFAULTS,
   type OutputCacheModuleOptions,
   type RefreshAheadOptions,
+  type StreamHoles,
   type VaryByResolver,
   type VaryByValue,
 } from './output-cache.options.js';
@@ -22,6 +23,7 @@ export { routeIdOf } from './policy/route-id.js';
 // What a page shows, and eviction.
 export { DisplayControl } from './display-control/display-control.service.js';
 export { varyValue } from './display-control/vary-values.js';
+export { isVaryRecord } from './http/vary-record.js';
 export {
   EntityTagRegistry,
   type EntityTagHandler,

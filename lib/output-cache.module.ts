@@ -9,6 +9,7 @@ import { EntryBuilder } from './http/entry-builder.js';
 import { EntryReader } from './http/entry-reader.js';
 import { FastLane } from './http/fast-lane.js';
 import { HitWriter } from './http/hit-writer.js';
+import { HoleStreamer } from './http/hole-streamer.js';
 import { KeyResolver } from './http/key-resolver.js';
 import { OutputCacheInterceptor } from './http/output-cache.interceptor.js';
 import { HttpPlatform } from './http/platform/http-platform.js';
@@ -105,6 +106,7 @@ const providers: Provider[] = [
   EntryReader,
   VariantCompressor,
   HitWriter,
+  HoleStreamer,
   EntryBuilder,
   ResponseRecorder,
   RenderCoordinator,

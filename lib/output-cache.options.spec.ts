@@ -338,6 +338,31 @@ describe('resolveOutputCacheOptions', () => {
     });
   });
 
+  describe('streamed holes', () => {
+    it('keeps false by default and the three values as given', () => {
+      expect(resolveOutputCacheOptions().streamHoles).toBe(false);
+      for (const value of [false, 'in-order', 'out-of-order'] as const) {
+        expect(resolveOutputCacheOptions({ streamHoles: value }).streamHoles).toBe(value);
+      }
+      const nonce = () => 'n';
+      expect(resolveOutputCacheOptions({ cspNonce: nonce }).cspNonce).toBe(nonce);
+    });
+
+    it('refuses other values, showing how to write them', () => {
+      expect(message({ streamHoles: true })).toBe(
+        `OutputCacheModule: option "streamHoles" must be false, 'in-order' or 'out-of-order', got true. Example: streamHoles: 'in-order'`,
+      );
+      expect(message({ streamHoles: 'false' })).toContain(
+        'write it without quotes: streamHoles: false',
+      );
+      expect(message({ streamHoles: ' In-Order' })).toContain(`write streamHoles: 'in-order'`);
+      expect(message({ streamHoles: 'bigpipe' })).toContain(`got the string 'bigpipe'`);
+      expect(message({ cspNonce: 'abc' })).toBe(
+        `OutputCacheModule: option "cspNonce" must be a function (req, res) => string | undefined returning the response's CSP nonce, got the string 'abc'. Example: cspNonce: (req, res) => res.locals.cspNonce`,
+      );
+    });
+  });
+
   describe('option names', () => {
     it('an unknown option close to a known one fails with a suggestion', () => {
       expect(message({ gracee: 30 })).toBe(

@@ -56,6 +56,8 @@ export type VaryByResolver =
  * | `shutdownTimeout` | `2` |
  * | `cdn` | none (no CDN headers, no purges; see {@link CdnOptions}) |
  * | `refreshAhead` | `false` (`{ top: 100, concurrency: 2 }` when given as `true` or `{}`) |
+ * | `streamHoles` | `false` (every response written whole, with `Content-Length`) |
+ * | `cspNonce` | none (inline scripts of streamed holes carry no `nonce`) |
  *
  * Every option is checked when the module is created: a wrong one stops the app's start-up
  * with an {@link OutputCacheConfigError} naming it, never a failure per request.
@@ -197,6 +199,73 @@ export interface OutputCacheModuleOptions {
    * `{ top: 100, concurrency: 2 }`.
    */
   refreshAhead?: boolean | RefreshAheadOptions;
+  /**
+   * Streamed holes: a page with holes (hit, or a miss being stored) goes out at once, each hole
+   * as it finishes, instead of after its slowest hole. `'in-order'`: the page up to the first
+   * hole at once, then each hole as soon as it and those before it are done (chunked, no
+   * JavaScript). `'out-of-order'`: the whole page at once with a placeholder per hole, then each
+   * hole, in whatever order they finish, with a tiny inline script that moves it into place; only
+   * for clients that showed they run JavaScript (cookie `oc-js=1`, set by an inline script of the
+   * first such page), the others get the in-order form. Routes override it in `@Cacheable`. Only
+   * HTML pages of GET requests stream; see the README, "Streamed holes". Default `false`.
+   *
+   * @example
+   * ```ts
+   * OutputCacheModule.forRoot({ streamHoles: 'in-order' })
+   * ```
+   */
+  streamHoles?: StreamHoles;
+  /**
+   * The CSP nonce of a response, for the inline scripts of streamed holes (`'out-of-order'`):
+   * every one of them carries `nonce="..."` with this value. Return undefined for none.
+   *
+   * @example
+   * ```ts
+   * OutputCacheModule.forRoot({ streamHoles: 'out-of-order', cspNonce: (req, res) => res.locals.cspNonce })
+   * ```
+   */
+  cspNonce?: (req: any, res: any) => string | undefined;
+}
+
+/**
+ * How a page's holes go out (option `streamHoles`, and `@Cacheable({ streamHoles })`): `false`,
+ * the whole page once every hole rendered; `'in-order'` or `'out-of-order'`, streamed.
+ *
+ * @example
+ * ```ts
+ * const mode: StreamHoles = process.env.STREAM_HOLES === 'on' ? 'in-order' : false;
+ * OutputCacheModule.forRoot({ streamHoles: mode });
+ * ```
+ */
+export type StreamHoles = false | 'in-order' | 'out-of-order';
+
+/** The values of {@link StreamHoles}. @internal */
+export const STREAM_HOLES_VALUES: readonly StreamHoles[] = [false, 'in-order', 'out-of-order'];
+
+/**
+ * What is wrong with `value` as a `streamHoles` option (`must be ..., got ...`), or undefined.
+ * `write(v)` shows the option written with the value `v`.
+ *
+ * @internal Shared with the `@Cacheable` checks of the route policy resolver.
+ * @example
+ * ```ts
+ * streamHolesProblem(true, (v) => `streamHoles: ${v}`);
+ * // "must be false, 'in-order' or 'out-of-order', got true. Example: streamHoles: 'in-order'"
+ * ```
+ */
+export function streamHolesProblem(
+  value: unknown,
+  write: (value: string) => string,
+): string | undefined {
+  if (STREAM_HOLES_VALUES.includes(value as StreamHoles)) return undefined;
+  const fix =
+    value === 'false'
+      ? `; write it without quotes: ${write('false')}`
+      : typeof value === 'string' &&
+          STREAM_HOLES_VALUES.includes(value.trim().toLowerCase() as never)
+        ? `; write ${write(`'${value.trim().toLowerCase()}'`)}`
+        : `. Example: ${write("'in-order'")}`;
+  return `must be false, 'in-order' or 'out-of-order', got ${describeValue(value)}${fix}`;
 }
 
 /** Options of refresh-ahead (`refreshAhead`). */
@@ -211,7 +280,14 @@ export interface RefreshAheadOptions {
 export interface ResolvedOutputCacheOptions extends Required<
   Omit<
     OutputCacheModuleOptions,
-    'store' | 'sessionCookie' | 'csrf' | 'settings' | 'circuitBreaker' | 'refreshAhead' | 'cdn'
+    | 'store'
+    | 'sessionCookie'
+    | 'csrf'
+    | 'settings'
+    | 'circuitBreaker'
+    | 'refreshAhead'
+    | 'cdn'
+    | 'cspNonce'
   >
 > {
   /** The CDN in front, with its defaults applied; undefined when not set. */
@@ -223,6 +299,7 @@ export interface ResolvedOutputCacheOptions extends Required<
   csrf?: AntiforgeryOptions;
   settings?: SettingsSource;
   sessionCookie: string[];
+  cspNonce?: (req: any, res: any) => string | undefined;
 }
 
 /**
@@ -256,6 +333,7 @@ export const OUTPUT_CACHE_DEFAULTS = {
   lockTimeout: 5,
   operationTimeout: 5,
   shutdownTimeout: 2,
+  streamHoles: false,
 } as const;
 
 /**
@@ -506,6 +584,17 @@ const OPTION_CHECKS: { readonly [K in keyof OutputCacheModuleOptions]-?: OptionC
   shutdownTimeout: seconds(false, OUTPUT_CACHE_DEFAULTS.shutdownTimeout),
   refreshAhead: checkRefreshAhead,
   cdn: (value, name) => void checkCdn(value, name),
+  streamHoles: (value, name) => {
+    const problem = streamHolesProblem(value, (v) => `${name}: ${v}`);
+    if (problem) fail(name, problem);
+  },
+  cspNonce: (value, name) => {
+    if (typeof value === 'function') return;
+    fail(
+      name,
+      `must be a function (req, res) => string | undefined returning the response's CSP nonce, got ${describeValue(value)}. Example: ${name}: (req, res) => res.locals.cspNonce`,
+    );
+  },
 };
 
 function checkFastLaneHeaders(value: unknown, name: string): void {

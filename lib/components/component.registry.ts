@@ -3,7 +3,7 @@ import { DiscoveryService, Reflector } from '@nestjs/core';
 import { OutputCacheConfigError } from '../errors/output-cache-config.error.js';
 import { UnknownComponentError } from '../errors/unknown-component.error.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
-import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
+import { describeValue, type ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { CacheableRoutesRegistry } from '../policy/cacheable-routes.registry.js';
 import { ANTIFORGERY_COMPONENT, AntiforgeryTokenComponent } from './antiforgery-token.component.js';
 import { CacheableComponent, ViewComponent } from './view-component.decorator.js';
@@ -28,6 +28,8 @@ export interface ComponentDefinition {
   readonly tags: readonly string[];
   /** Declared per user: always a hole. */
   readonly perUser: boolean;
+  /** Sets headers or cookies: rendered before a streamed page's head goes out. */
+  readonly setsHeaders: boolean;
 }
 
 /** What `add()` takes besides the name and instance. */
@@ -39,6 +41,7 @@ export interface ComponentRegistration {
   maxAge?: number;
   tags?: string[];
   perUser?: boolean;
+  setsHeaders?: boolean;
 }
 
 /** Every `@ViewComponent` provider of the app, by name. */
@@ -58,7 +61,10 @@ export class ComponentRegistry implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     if (this.options.csrf) {
-      this.add(ANTIFORGERY_COMPONENT, new AntiforgeryTokenComponent(this.options.csrf));
+      // Its token function may set the token's cookie.
+      this.add(ANTIFORGERY_COMPONENT, new AntiforgeryTokenComponent(this.options.csrf), {
+        setsHeaders: true,
+      });
     }
     for (const wrapper of this.discovery.getProviders()) {
       const metatype = wrapper.metatype as Function | undefined;
@@ -68,6 +74,12 @@ export class ComponentRegistry implements OnApplicationBootstrap {
       if (!meta) continue;
       if (typeof instance.render !== 'function') {
         throw new Error(`@ViewComponent ${metatype.name} must have a render(args, context) method`);
+      }
+      if (meta.setsHeaders !== undefined && typeof meta.setsHeaders !== 'boolean') {
+        throw new OutputCacheConfigError(
+          `@ViewComponent ${metatype.name}: option "setsHeaders" must be true or false, got ` +
+            `${describeValue(meta.setsHeaders)}. Example: @ViewComponent({ name: '${meta.name}', setsHeaders: true })`,
+        );
       }
       this.add(meta.module ? `${meta.module}/${meta.name}` : meta.name, instance, {
         ...meta,
@@ -99,6 +111,7 @@ export class ComponentRegistry implements OnApplicationBootstrap {
       maxAgeMs: options.maxAge === undefined ? undefined : Math.floor(options.maxAge * 1000),
       tags: [...(options.tags ?? [])],
       perUser: options.perUser ?? false,
+      setsHeaders: options.setsHeaders ?? false,
     });
     this.logger.debug(`view component ${name}${options.cacheable ? ' (cacheable)' : ''}`);
   }

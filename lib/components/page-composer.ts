@@ -118,16 +118,30 @@ export class PageComposer implements ComponentPlacer {
     let pending = false;
     const outputs = page.holes.map((hole, i) => {
       const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
-      // A hole of a page being stored: what it declares is its own, not the page's.
-      const output = ctx.capturing
-        ? this.renderIsolated(ctx.child(), hole.name, args, hole.json === true)
-        : this.renderHole(ctx, hole.name, args, hole.json === true);
+      const output = this.renderHoleOf(ctx, hole.name, args, hole.json === true);
       if (typeof output !== 'string') pending = true;
       return output;
     });
     // Holes that render synchronously (the common case) cost no promise at all.
     if (!pending) return this.assemble(page, outputs as string[]);
     return Promise.all(outputs).then((done) => this.assemble(page, done));
+  }
+
+  /**
+   * Starts rendering every hole of a page (concurrently, as {@link fill} does) and returns each
+   * hole's output on its own, in the page's order: a string when its component answered
+   * synchronously, else a promise. For streamed holes, which write each one as it is done.
+   */
+  renderHoles(
+    ctx: OutputCacheRequestContext,
+    page: ComposedPage,
+    live?: Part[],
+  ): (string | Promise<string>)[] {
+    const liveHoles = live?.filter((p) => typeof p !== 'string');
+    return page.holes.map((hole, i) => {
+      const args = liveHoles ? liveHoles[i].hole.args : JSON.parse(hole.args);
+      return this.renderHoleOf(ctx, hole.name, args, hole.json === true);
+    });
   }
 
   private assemble(page: ComposedPage, outputs: string[]): Buffer {
@@ -141,12 +155,15 @@ export class PageComposer implements ComponentPlacer {
     return Buffer.concat(chunks);
   }
 
-  private renderIsolated(
-    holeCtx: OutputCacheRequestContext,
+  /** A hole of a page; of a page being stored, in a context of its own (nothing bubbles up). */
+  private renderHoleOf(
+    ctx: OutputCacheRequestContext,
     name: string,
     args: unknown,
     json: boolean,
   ): string | Promise<string> {
+    if (!ctx.capturing) return this.renderHole(ctx, name, args, json);
+    const holeCtx = ctx.child();
     return outputCacheContext.run(holeCtx, () => this.renderHole(holeCtx, name, args, json));
   }
 

@@ -28,6 +28,18 @@ export interface ViewComponentOptions {
    * `req.session`, or calling `DisplayControl.markPerUser()`, becomes one on its own.
    */
   perUser?: boolean;
+  /**
+   * The component sets response headers or cookies (a CSRF cookie, a session touch): with
+   * streamed holes (`streamHoles`), it is rendered before the first byte of the page goes out,
+   * while headers can still be set. Other holes of a streamed page render after the head is
+   * written, and cannot set headers. Default false.
+   *
+   * @example
+   * ```ts
+   * @ViewComponent({ name: 'Consent', setsHeaders: true })
+   * ```
+   */
+  setsHeaders?: boolean;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Reflector } from '@nestjs/core';
+import type { StreamHoles } from '../output-cache.options.js';
 
 /** Options of {@link Cacheable}. Durations are seconds. */
 export interface CacheableOptions {
@@ -40,6 +41,17 @@ export interface CacheableOptions {
    * a route with a guard or another interceptor refuses it. See the README, "Fast lane".
    */
   fastLane?: boolean;
+  /**
+   * Streams this route's pages with holes (hits, and misses being stored): `'in-order'` or
+   * `'out-of-order'`, or `false` for whole responses; defaults to the module's `streamHoles`.
+   * Cannot be combined with `fastLane` (refused at start-up). See the README, "Streamed holes".
+   *
+   * @example
+   * ```ts
+   * @Cacheable({ streamHoles: 'out-of-order' })
+   * ```
+   */
+  streamHoles?: StreamHoles;
 }
 
 /**

@@ -8,6 +8,7 @@ import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { OutputCacheEvents } from '../observability/output-cache-events.js';
 import type { CacheEntry, StoredHeaders } from '../stores/cache-entry.js';
+import { HoleStreamer } from './hole-streamer.js';
 import type { Lookup } from './lookup.js';
 import { HttpPlatform } from './platform/http-platform.js';
 import { RequestScope } from './request-scope.js';
@@ -56,6 +57,7 @@ export class HitWriter {
     protected readonly composer: PageComposer,
     protected readonly scope: RequestScope,
     protected readonly compressor: VariantCompressor,
+    protected readonly streamer: HoleStreamer,
   ) {}
 
   /** Writes `entry` as the response of the lookup's request, and reports it as `result`. */
@@ -89,6 +91,25 @@ export class HitWriter {
       return of(undefined);
     }
     const ctx = this.scope.create(req, res, entry.routeId, false);
+    const page = { body: entry.body, holes: entry.holes };
+    const form = this.streamer.formFor(
+      lookup.policy.streamHoles,
+      req,
+      entry.headers['content-type'],
+      page,
+    );
+    if (form) {
+      // Streamed holes: the page goes out as its holes finish (never precompressed: it has holes).
+      const streamed = this.streamer.stream({
+        ctx,
+        res,
+        page,
+        form,
+        status: entry.status,
+        headers: [entry.headers, extra],
+      });
+      return from(streamed).pipe(map(() => void this.served(lookup, result, undefined)));
+    }
     const write = (body: Buffer) => {
       extra['content-length'] = String(body.length);
       this.platform.writeResponse(
@@ -101,7 +122,6 @@ export class HitWriter {
       this.served(lookup, result, undefined);
       return undefined;
     };
-    const page = { body: entry.body, holes: entry.holes };
     const filled = outputCacheContext.run(ctx, () => this.composer.fill(ctx, page));
     // Holes that answered synchronously: the page is written in this very tick.
     return Buffer.isBuffer(filled) ? of(write(filled)) : from(filled).pipe(map(write));

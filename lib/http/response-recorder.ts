@@ -23,6 +23,7 @@ import { ResilientStore } from '../stores/resilient.store.js';
 import { BackgroundTasks } from './background-tasks.js';
 import { EntryBuilder } from './entry-builder.js';
 import { HitWriter } from './hit-writer.js';
+import { HoleStreamer, type StreamForm } from './hole-streamer.js';
 import type { Lookup } from './lookup.js';
 import { HttpPlatform } from './platform/http-platform.js';
 import type { Finish, RenderOutcome } from './render-outcome.js';
@@ -82,6 +83,7 @@ export class ResponseRecorder {
     protected readonly hits: HitWriter,
     protected readonly tasks: BackgroundTasks,
     protected readonly entries: EntryBuilder,
+    protected readonly streamer: HoleStreamer,
   ) {}
 
   /**
@@ -164,13 +166,16 @@ export class ResponseRecorder {
         return send(raw);
       }
       const prepared = this.prepare(rec, raw);
-      const sendPage = ({ page, body }: { page: ComposedPage; body: Buffer }) => {
+      const sendPage = (ready: Prepared) => {
+        const { page } = ready;
         rec.page = page;
         if (page.holes.length === 0) {
           // A strong validator of the bytes; Express then adds no weak one of its own.
           page.etag = strongEtag(page.body);
           this.platform.setHeader(res, 'etag', page.etag);
         }
+        if (ready.body === undefined) return this.streamPage(rec, ready, raw as string, send);
+        const { body } = ready;
         rec.filled = this.platform.responseHeaders(res);
         rec.statusAtSend = this.platform.status(res);
         rec.atSend ??= rec.filled;
@@ -209,10 +214,7 @@ export class ResponseRecorder {
   }
 
   /** The page as stored and the body to send: synchronously when no component was placed. */
-  private prepare(
-    rec: Recording,
-    raw: Buffer | string,
-  ): { page: ComposedPage; body: Buffer } | Promise<{ page: ComposedPage; body: Buffer }> {
+  private prepare(rec: Recording, raw: Buffer | string): Prepared | Promise<Prepared> {
     const { ctx, lookup } = rec;
     if (typeof raw !== 'string' || ctx.token === undefined) {
       // Bytes of its own: Express would encode the string a second time.
@@ -223,9 +225,49 @@ export class ResponseRecorder {
       const parts = await outputCacheContext.run(ctx, () => this.composer.compose(ctx, raw, true));
       const page = this.composer.toStored(parts);
       rec.atSend = this.platform.responseHeaders(lookup.res);
+      const form = this.streamer.formFor(
+        lookup.policy.streamHoles,
+        lookup.req,
+        rec.atSend['content-type'],
+        page,
+      );
+      // Streamed holes: the body is written as they finish (see streamPage).
+      if (form) return { page, form, parts };
       const body = await outputCacheContext.run(ctx, () => this.composer.fill(ctx, page, parts));
       return { page, body };
     })();
+  }
+
+  /**
+   * Streamed holes on a miss: the page goes out as its holes finish. The stored page is the
+   * composed one, as for a whole response; the rules judge the head when it is written.
+   */
+  private streamPage(
+    rec: Recording,
+    ready: Prepared & { form: StreamForm },
+    raw: string,
+    send: (body: Buffer | string) => void,
+  ): void {
+    const { ctx, lookup } = rec;
+    const { res } = lookup;
+    const streamed = this.streamer.stream({
+      ctx,
+      res,
+      page: ready.page,
+      form: ready.form,
+      live: ready.parts,
+      beforeHead: () => {
+        // Holes that set headers rendered: theirs are this request's own, not the page's.
+        rec.filled = this.platform.responseHeaders(res);
+        rec.statusAtSend = this.platform.status(res);
+      },
+    });
+    streamed.catch((error: unknown) => {
+      this.logger.error(`composing ${lookup.policy.routeId} failed: ${String(error)}`);
+      this.notStored('compose-error', lookup);
+      rec.end({ notStored: 'compose-error' });
+      if (!this.platform.headersSent(res)) send(stripMarkers(ctx, raw));
+    });
   }
 
   /** The response rules on the final head; then the entry, and the store write. */
@@ -449,6 +491,19 @@ export class ResponseRecorder {
     }
   }
 }
+
+/**
+ * A captured page ready to go out: its stored form and the whole body, or (streamed holes) how
+ * it streams and its live parts.
+ */
+type Prepared =
+  | { page: ComposedPage; body: Buffer; form?: undefined; parts?: undefined }
+  | {
+      page: ComposedPage;
+      body?: undefined;
+      form: StreamForm;
+      parts: Awaited<ReturnType<PageComposer['compose']>>;
+    };
 
 function sameValue(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.join('\n') === b.join('\n');

@@ -14,6 +14,8 @@ import {
   type NumberRule,
   numberProblem,
   type ResolvedOutputCacheOptions,
+  type StreamHoles,
+  streamHolesProblem,
 } from '../output-cache.options.js';
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import { CacheableRoutesRegistry } from './cacheable-routes.registry.js';
@@ -45,6 +47,8 @@ export interface RoutePolicy {
   readonly keyHeaders: ReadonlySet<string>;
   /** Fresh hits are served from the fast lane (`@Cacheable({ fastLane: true })`). */
   readonly fastLane?: boolean;
+  /** How pages with holes go out (the route's `streamHoles`, else the module's). */
+  readonly streamHoles?: StreamHoles;
 }
 
 /** Every option of `@Cacheable`: the mapped type makes a new option without an entry an error. */
@@ -57,6 +61,7 @@ const CACHEABLE_OPTIONS: { readonly [K in keyof CacheableOptions]-?: true } = {
   tags: true,
   allowAuthenticated: true,
   fastLane: true,
+  streamHoles: true,
 };
 
 const SECONDS: Record<'ttl' | 'grace' | 'staleIfError', { rule: NumberRule; example: number }> = {
@@ -186,6 +191,16 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
     const ttl = merged.ttl ?? this.options.defaultTtl;
     const grace = merged.grace ?? this.options.grace;
     const staleIfError = merged.staleIfError ?? this.options.staleIfError;
+    const streamHoles = merged.streamHoles ?? this.options.streamHoles;
+    if (cacheable && merged.fastLane === true && streamHoles !== false) {
+      // The fast lane writes whole hits before the framework runs; streaming is the ordinary
+      // path's (holes whose headers go out first, the framework's reply hooks).
+      throw new OutputCacheConfigError(
+        `@Cacheable on ${routeId}: option "fastLane" cannot be combined with streamed holes ` +
+          `(streamHoles: ${merged.streamHoles === undefined ? `'${streamHoles}' from OutputCacheModule.forRoot` : `'${streamHoles}'`}). ` +
+          `Add streamHoles: false to this route's @Cacheable, or remove fastLane`,
+      );
+    }
     return {
       routeId,
       cacheable,
@@ -199,6 +214,7 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
       allowAuthenticated,
       keyHeaders,
       fastLane: cacheable && merged.fastLane === true,
+      streamHoles,
     };
   }
 
@@ -265,6 +281,13 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
           'key from the raw request in one step, before any render has told which vary-by names ' +
           'a page reads. Pin the names (varyBy: [...]) or remove fastLane',
       );
+    }
+    if (options.streamHoles !== undefined) {
+      const problem = streamHolesProblem(
+        options.streamHoles,
+        (v) => `@Cacheable({ streamHoles: ${v} })`,
+      );
+      if (problem) fail(`option "streamHoles" ${problem}`);
     }
     if (fast === true && allow === true) {
       // A signed-in page is keyed by roles, which come from what middleware or guards put on the

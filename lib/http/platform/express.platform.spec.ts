@@ -297,3 +297,79 @@ describe('ExpressPlatform.dispatchInternal', () => {
     expect(platform.dispatchInternal(req, { url: '/', headers: {}, marker: MARK })).toBeUndefined();
   });
 });
+
+describe('ExpressPlatform.streamResponse', () => {
+  const platform = new ExpressPlatform();
+
+  it('writes status and headers without Content-Length, chunked, piece by piece', async () => {
+    const server = http.createServer((_req, res) => {
+      res.setHeader('content-length', '999');
+      const stream = platform.streamResponse(res, 203, { 'content-type': 'text/html' }, { x: '1' });
+      stream.write('<p>first</p>');
+      // The second piece only once the client has read the first.
+      server.once('next', () => {
+        stream.write(Buffer.from('<p>second</p>'));
+        stream.end();
+        stream.write('dropped: after the end');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const { status, headers, pieces } = await new Promise<{
+        status: number;
+        headers: http.IncomingHttpHeaders;
+        pieces: string[];
+      }>((resolve, reject) =>
+        http
+          .get({ host: '127.0.0.1', port }, (res) => {
+            const pieces: string[] = [];
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              pieces.push(chunk);
+              if (pieces.length === 1) server.emit('next');
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, pieces }),
+            );
+          })
+          .on('error', reject),
+      );
+      expect(status).toBe(203);
+      expect(headers['content-length']).toBeUndefined();
+      expect(headers['transfer-encoding']).toBe('chunked');
+      expect(headers.x).toBe('1');
+      expect(pieces).toEqual(['<p>first</p>', '<p>second</p>']);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('drops writes quietly once the client went away, and says so', async () => {
+    let stream: ReturnType<ExpressPlatform['streamResponse']> | undefined;
+    const closed = new Promise<void>((resolve) => {
+      const server = http.createServer((_req, res) => {
+        stream = platform.streamResponse(res, 200);
+        stream.write('<p>first</p>');
+        res.once('close', () => {
+          server.close();
+          resolve();
+        });
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        const req = http.get({ host: '127.0.0.1', port }, (res) => {
+          res.once('data', () => req.destroy());
+        });
+        req.on('error', () => {});
+      });
+    });
+    await closed;
+    expect(stream!.closed).toBe(true);
+    expect(stream!.aborted).toBe(true);
+    expect(() => {
+      stream!.write('late');
+      stream!.end();
+    }).not.toThrow();
+  });
+});

@@ -7,10 +7,16 @@ import {
   HttpPlatform,
   type InternalDispatch,
   type InternalRequest,
+  type ResponseStream,
   type UncapturedEnd,
 } from './http-platform.js';
 import { frontRequestListener } from './fast-lane-listener.js';
-import { dispatchIntoServer, observeHeadWritten, writeRawResponse } from './node-http.js';
+import {
+  dispatchIntoServer,
+  observeHeadWritten,
+  streamRawResponse,
+  writeRawResponse,
+} from './node-http.js';
 
 /** The Express response methods the platform wraps. */
 interface ExpressResponse extends ServerResponse {
@@ -159,6 +165,18 @@ export class ExpressPlatform extends HttpPlatform {
     res.send = inert;
     res.json = inert;
     res.render = inert;
+  }
+
+  streamResponse(
+    res: ExpressResponse,
+    status: number | undefined,
+    ...headers: StoredHeaders[]
+  ): ResponseStream {
+    // Nest still ends its reply after the interceptor (an @Render view, a returned value).
+    res.send = inert;
+    res.json = inert;
+    res.render = inert;
+    return streamRawResponse(res, status, ...headers);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AsyncResource } from 'node:async_hooks';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
 import { frontRequestListener } from './fast-lane-listener.js';
 import {
@@ -9,9 +9,16 @@ import {
   HttpPlatform,
   type InternalDispatch,
   type InternalRequest,
+  type ResponseStream,
   type UncapturedEnd,
 } from './http-platform.js';
-import { dispatchIntoServer, observeHeadWritten, writeRawResponse } from './node-http.js';
+import {
+  dispatchIntoServer,
+  observeHeadWritten,
+  responseStream,
+  streamRawResponse,
+  writeRawResponse,
+} from './node-http.js';
 
 // Fastify's types are not imported: the library must not need `fastify` installed (an Express
 // app has none). These are the parts of a Fastify 5 reply and request the platform uses.
@@ -208,6 +215,35 @@ export class FastifyPlatform extends HttpPlatform {
     // stream keeps the stored length, as Nest's adapter does for a HEAD StreamableFile.
     const head = body === undefined && (reply as any).request?.method === 'HEAD';
     send.call(reply, head ? Readable.from([]) : body);
+  }
+
+  /**
+   * Starts a streamed response. On a reply, the body is a stream sent through Fastify (rather
+   * than writes on `reply.raw` after `reply.hijack()`, which would skip the `onSend` hooks and
+   * with them the cookies of `reply.setCookie()`): Fastify pipes it, chunked, into the raw
+   * response. On a raw `ServerResponse`, straight onto it.
+   */
+  streamResponse(
+    res: any,
+    status: number | undefined,
+    ...headers: StoredHeaders[]
+  ): ResponseStream {
+    if (isRaw(res)) return streamRawResponse(res, status, ...headers);
+    const reply = res as FastifyReplyLike;
+    if (status !== undefined) reply.code(status);
+    for (const set of headers) {
+      for (const name in set) this.setHeader(reply, name, set[name] as string | string[]);
+    }
+    reply.removeHeader('content-length');
+    const body = new PassThrough();
+    // Fastify destroys it when the client goes away; a late write must not throw.
+    body.on('error', () => {});
+    const send = reply.send;
+    // Nest still sends its reply after the interceptor (an @Render view, a returned value).
+    reply.send = inert as FastifyReplyLike['send'];
+    if (typeof reply.view === 'function') reply.view = inert;
+    send.call(reply, body);
+    return responseStream(body, reply.raw);
   }
 }
 

@@ -40,6 +40,21 @@ export type FastLaneHandler = (req: any, res: any) => boolean | Promise<boolean>
 export type UncapturedEnd = 'aborted' | 'streamed';
 
 /**
+ * A response whose body goes out piece by piece ({@link HttpPlatform.streamResponse}): chunked,
+ * each piece sent as it is written. Once the client went away, writes are dropped quietly.
+ */
+export interface ResponseStream {
+  /** Sends a piece of the body now (nothing once the response closed). */
+  write(chunk: Buffer | string): void;
+  /** Ends the response (nothing once it closed). */
+  end(): void;
+  /** Whether the response closed before it ended: the client went away. */
+  readonly aborted: boolean;
+  /** Whether the response closed (ended or aborted). */
+  readonly closed: boolean;
+}
+
+/**
  * Everything the cache pipeline needs of a request and a response, behind one seam: the stages
  * never touch a framework's objects directly. `ExpressPlatform` implements it for
  * `@nestjs/platform-express`, `FastifyPlatform` for `@nestjs/platform-fastify`.
@@ -153,4 +168,23 @@ export abstract class HttpPlatform {
     body: Buffer | undefined,
     ...headers: StoredHeaders[]
   ): void;
+
+  /**
+   * Starts a streamed response: the status (undefined keeps the response's own) and header sets
+   * applied in order (later ones win), any `Content-Length` removed, and the body written piece
+   * by piece through the returned stream (chunked). The head goes out with the first piece,
+   * through the framework's reply (Fastify's `onSend` hooks run, `@fastify/cookie` writes its
+   * cookies), and the rest of the framework's reply for this response becomes a no-op.
+   *
+   * @example
+   * const stream = platform.streamResponse(res, 200, entry.headers);
+   * stream.write(shell);
+   * stream.write(await hole);
+   * stream.end();
+   */
+  abstract streamResponse(
+    res: any,
+    status: number | undefined,
+    ...headers: StoredHeaders[]
+  ): ResponseStream;
 }

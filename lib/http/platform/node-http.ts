@@ -5,9 +5,9 @@ import {
   ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import { Duplex, type Writable } from 'node:stream';
 import type { StoredHeaders } from '../../stores/cache-entry.js';
-import type { InternalDispatch, InternalRequest } from './http-platform.js';
+import type { InternalDispatch, InternalRequest, ResponseStream } from './http-platform.js';
 
 // What every platform on node:http shares (Express, Fastify): internal requests dispatched into
 // the server's `request` event, the moment a response's head is final, and a whole response
@@ -134,6 +134,51 @@ export function writeRawResponse(
   res.statusCode = status;
   for (const set of headers) for (const name in set) res.setHeader(name, set[name]);
   res.end(body);
+}
+
+/**
+ * A {@link ResponseStream} writing into `body` (the raw response itself, or a stream a framework
+ * pipes into it), closed when the raw response `raw` closes. A `flush()` on `body` (the
+ * `compression` middleware's) is called after each piece, so that a compressed response still
+ * goes out piece by piece.
+ */
+export function responseStream(body: Writable, raw: ServerResponse): ResponseStream {
+  let closed = raw.destroyed;
+  let aborted = closed && !raw.writableFinished;
+  raw.once('close', () => {
+    closed = true;
+    aborted = !raw.writableFinished;
+  });
+  const open = () => !closed && !body.destroyed && !body.writableEnded;
+  const flush = (body as Writable & { flush?: unknown }).flush;
+  return {
+    write(chunk) {
+      if (!open()) return;
+      body.write(chunk);
+      if (typeof flush === 'function') flush.call(body);
+    },
+    end() {
+      if (open()) body.end();
+    },
+    get aborted() {
+      return aborted;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+/** Starts a streamed response on a raw `ServerResponse` (see `HttpPlatform.streamResponse`). */
+export function streamRawResponse(
+  res: ServerResponse,
+  status: number | undefined,
+  ...headers: StoredHeaders[]
+): ResponseStream {
+  if (status !== undefined) res.statusCode = status;
+  for (const set of headers) for (const name in set) res.setHeader(name, set[name]);
+  res.removeHeader('content-length');
+  return responseStream(res, res);
 }
 
 /**

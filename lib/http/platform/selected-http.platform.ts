@@ -129,4 +129,7 @@ export class SelectedHttpPlatform extends HttpPlatform implements OnModuleInit {
   writeResponse(res: any, status: number, body: Buffer | undefined, ...headers: StoredHeaders[]) {
     this.target.writeResponse(res, status, body, ...headers);
   }
+  streamResponse(res: any, status: number | undefined, ...headers: StoredHeaders[]) {
+    return this.target.streamResponse(res, status, ...headers);
+  }
 }
