@@ -60,6 +60,9 @@ export class AppModule {
             // names its page read (`'auto'`): the routes list none.
             varyBy: { currency: (req) => currencyOf(req) },
             defaultVaryBy: 'auto',
+            // The cached page goes out at once, each hole (the mini cart...) as it is ready;
+            // browsers without JavaScript get the holes in order (SAMPLE_STREAM_HOLES).
+            streamHoles: resolved.streamHoles === 'off' ? false : resolved.streamHoles,
             // Belt and braces: the back office is never cached, whatever its handlers say.
             exclude: ['/admin/**'],
             // Signed-in visitors (a `sid` session cookie) always get a fresh page.

@@ -10,6 +10,18 @@ export interface SampleAppOptions {
   database?: string;
   /** Artificial latency of every data access, in ms (default `SAMPLE_DB_DELAY_MS` or 30). */
   dbDelayMs?: number;
+  /**
+   * Artificial latency of the mini cart, a hole (default `SAMPLE_HOLE_DELAY_MS`, else 0; try
+   * 300): with streamed holes the rest of the page arrives at once, the cart when it is ready.
+   */
+  holeDelayMs?: number;
+  /**
+   * How hits and stored misses send their holes (default `SAMPLE_STREAM_HOLES`, else
+   * `'in-order'`: the page up to the mini cart at once, the rest when it is ready, the same bytes
+   * as unstreamed): `'off'`, `'in-order'` or `'out-of-order'` (the whole page at once, the cart
+   * moved into place when ready; see the README, Streamed holes).
+   */
+  streamHoles?: 'off' | 'in-order' | 'out-of-order';
   /** Nest logger setting, passed to `NestFactory.create`. */
   logger?: false | LogLevel[] | LoggerService;
   /**
@@ -63,6 +75,8 @@ const STORE_KINDS: CacheStoreKind[] = ['memory', 'redis', 'typeorm', 'tiered'];
 export interface ResolvedSampleAppOptions {
   database: string | undefined;
   dbDelayMs: number;
+  holeDelayMs: number;
+  streamHoles: 'off' | 'in-order' | 'out-of-order';
   csrfSecret: string;
   store: CacheStoreKind;
   cacheTtl: number;
@@ -78,6 +92,19 @@ export function resolveSampleAppOptions(options: SampleAppOptions = {}): Resolve
   const delayFromEnv = numberFromEnv('SAMPLE_DB_DELAY_MS');
   const dbDelayMs =
     options.dbDelayMs ?? (delayFromEnv !== undefined && delayFromEnv >= 0 ? delayFromEnv : 30);
+  const holeDelayFromEnv = numberFromEnv('SAMPLE_HOLE_DELAY_MS');
+  const holeDelayMs =
+    options.holeDelayMs ??
+    (holeDelayFromEnv !== undefined && holeDelayFromEnv >= 0 ? holeDelayFromEnv : 0);
+  const streamHoles =
+    options.streamHoles ??
+    ((process.env.SAMPLE_STREAM_HOLES?.trim() ||
+      'out-of-order') as ResolvedSampleAppOptions['streamHoles']);
+  if (!['off', 'in-order', 'out-of-order'].includes(streamHoles)) {
+    throw new Error(
+      `SAMPLE_STREAM_HOLES must be one of off, in-order, out-of-order, got "${streamHoles}"`,
+    );
+  }
   const csrfSecret =
     options.csrfSecret ?? process.env.CSRF_SECRET ?? randomBytes(32).toString('hex');
   const store = options.store ?? (process.env.OUTPUT_CACHE_STORE as CacheStoreKind) ?? 'memory';
@@ -96,6 +123,8 @@ export function resolveSampleAppOptions(options: SampleAppOptions = {}): Resolve
   return {
     database: options.database,
     dbDelayMs,
+    holeDelayMs,
+    streamHoles,
     csrfSecret,
     store,
     cacheTtl,

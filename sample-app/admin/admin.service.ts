@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { OutputCacheProvider } from '../../lib/index.js';
+import { isVaryRecord, OutputCacheProvider } from '../../lib/index.js';
 import { DataLatency } from '../common/data-latency.service.js';
 import { SettingsService } from '../common/settings.service.js';
 import { SeedService } from '../seed/seed.service.js';
@@ -62,7 +62,9 @@ export class AdminService {
     ]).catch(storeUnavailable('the listing', { eviction: false }));
     // Evictions the store refused wait to be made again: how many (0 once it took them all).
     const pendingEvictions = this.outputCache.pendingEvictions;
-    return { count, stats: this.outputCache.stats(), entries, pendingEvictions };
+    // Pages only: a URL's vary record (which vary-by names its page read) is not one.
+    const pages = entries.filter((entry) => !isVaryRecord(entry));
+    return { count, stats: this.outputCache.stats(), entries: pages, pendingEvictions };
   }
 
   async clearCache(): Promise<{ evicted: number }> {

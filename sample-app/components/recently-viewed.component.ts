@@ -25,7 +25,8 @@ export interface RecentlyViewedArgs {
  * `Set-Cookie` goes to this visitor only, is never stored, and does not keep the page out of the
  * cache.
  */
-@ViewComponent('RecentlyViewed')
+// It sets a cookie: with streamed holes it renders before the page's head goes out.
+@ViewComponent({ name: 'RecentlyViewed', setsHeaders: true })
 @Injectable()
 export class RecentlyViewedComponent implements ViewComponentRenderer<RecentlyViewedArgs> {
   constructor(private readonly catalog: CatalogService) {}
