@@ -99,7 +99,7 @@ export function resolveSampleAppOptions(options: SampleAppOptions = {}): Resolve
   const streamHoles =
     options.streamHoles ??
     ((process.env.SAMPLE_STREAM_HOLES?.trim() ||
-      'out-of-order') as ResolvedSampleAppOptions['streamHoles']);
+      'in-order') as ResolvedSampleAppOptions['streamHoles']);
   if (!['off', 'in-order', 'out-of-order'].includes(streamHoles)) {
     throw new Error(
       `SAMPLE_STREAM_HOLES must be one of off, in-order, out-of-order, got "${streamHoles}"`,
