@@ -55,11 +55,13 @@ export class AppModule {
             // Stale-if-error: for ten minutes after the TTL, a page whose render fails (the
             // database is down: POST /admin/outage) is answered with the old copy, not a 503.
             staleIfError: 600,
-            // One entry per currency for the pages that show prices or the currency selector:
-            // they read it (`@Currency()`, the selector's `varyBy`), and each URL learns which
-            // names its page read (`'auto'`): the routes list none.
+            // One entry per currency: the routes list no vary-by names, so every page is keyed
+            // by every registered one (`defaultVaryBy: 'all'`, the default). The pages that
+            // show prices or the currency selector also say they read it (`@Currency()`, the
+            // selector's `varyBy`): with `defaultVaryBy: 'auto'` (SAMPLE_VARY_AUTO=1) each URL
+            // learns its names from them instead.
             varyBy: { currency: (req) => currencyOf(req) },
-            defaultVaryBy: 'auto',
+            defaultVaryBy: process.env.SAMPLE_VARY_AUTO === '1' ? 'auto' : 'all',
             // The cached page goes out at once, each hole (the mini cart...) as it is ready;
             // browsers without JavaScript get the holes in order (SAMPLE_STREAM_HOLES).
             streamHoles: resolved.streamHoles === 'off' ? false : resolved.streamHoles,

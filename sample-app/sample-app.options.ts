@@ -16,11 +16,10 @@ export interface SampleAppOptions {
    */
   holeDelayMs?: number;
   /**
-   * How hits and stored misses send their holes (default `SAMPLE_STREAM_HOLES`, else `'off'`):
-   * `'in-order'` (the page up to the mini cart at once, the rest when it is ready, the same
-   * bytes as unstreamed) or `'out-of-order'` (the whole page at once, the cart moved into place
-   * when ready; see the README, Streamed holes). Off by default: the soak found kept copies not
-   * served (stale-if-error) on one tiered instance with streaming on (README, Streamed holes).
+   * How hits and stored misses send their holes (default `SAMPLE_STREAM_HOLES`, else
+   * `'in-order'`: the page up to the mini cart at once, the rest when it is ready, the same
+   * bytes as unstreamed), `'off'`, or `'out-of-order'` (the whole page at once, the cart moved into place
+   * when ready; see the README, Streamed holes).
    */
   streamHoles?: 'off' | 'in-order' | 'out-of-order';
   /** Nest logger setting, passed to `NestFactory.create`. */
@@ -99,7 +98,8 @@ export function resolveSampleAppOptions(options: SampleAppOptions = {}): Resolve
     (holeDelayFromEnv !== undefined && holeDelayFromEnv >= 0 ? holeDelayFromEnv : 0);
   const streamHoles =
     options.streamHoles ??
-    ((process.env.SAMPLE_STREAM_HOLES?.trim() || 'off') as ResolvedSampleAppOptions['streamHoles']);
+    ((process.env.SAMPLE_STREAM_HOLES?.trim() ||
+      'in-order') as ResolvedSampleAppOptions['streamHoles']);
   if (!['off', 'in-order', 'out-of-order'].includes(streamHoles)) {
     throw new Error(
       `SAMPLE_STREAM_HOLES must be one of off, in-order, out-of-order, got "${streamHoles}"`,

@@ -122,7 +122,11 @@ export class InvariantChecker {
       const window = this.expected5xx(res, ctx);
       if (window) this.tolerate(window, ctx.admin ? `back office ${what}` : `page ${what}`);
       else this.violation('no-5xx', `${where}: ${what}`);
-      if (ctx.keptProbe) this.violation('kept-copy-200', `${where}: ${what} with a kept copy`);
+      if (ctx.keptProbe)
+        this.violation(
+          'kept-copy-200',
+          `${where}: ${what} with a kept copy [${String(res.headers?.['x-cache'])} ${String(res.headers?.['x-cache-reason'])}]`,
+        );
       return;
     }
     if (ctx.keptProbe) {

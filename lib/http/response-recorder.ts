@@ -424,14 +424,18 @@ export class ResponseRecorder {
     return headers;
   }
 
-  /** Notes in the URL's vary record the names its page was keyed by (when they are news). */
+  /**
+   * Writes the URL's vary record with each page stored: the names its page was keyed by (and
+   * those already known), as long-lived as the page. Written every time, not only when the names
+   * are news: the copy read may be an instance's local one while the shared store lost its own
+   * (a restart, a soft eviction), and a page must never outlive the record that finds it.
+   */
   private async recordVary(
     lookup: Lookup,
     names: readonly string[],
     entry: CacheEntry,
   ): Promise<void> {
     const known = lookup.varyRecord;
-    if (known && names.every((name) => known.includes(name))) return;
     const recordKey = varyRecordKey(lookup.input, lookup.policy, this.options);
     if (recordKey === undefined) return;
     await this.store.set(varyRecordEntry(recordKey, unionOfNames(known ?? [], names), entry));

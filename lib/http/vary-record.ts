@@ -30,7 +30,11 @@ export function varyRecordNames(
     .sort();
 }
 
-/** The record to store for a URL of `page`'s route: `names`, kept as long as the page. */
+/**
+ * The record to store for a URL of `page`'s route: `names`, with the page's lifetimes, so that
+ * it is kept (and softly evicted) exactly as long as the page: a kept copy of the page is always
+ * found through it.
+ */
 export function varyRecordEntry(
   key: string,
   names: readonly string[],
@@ -45,7 +49,12 @@ export function varyRecordEntry(
     path: page.path,
     routeId: page.routeId,
     createdAt: page.createdAt,
-    expiresAt: page.retainUntil ?? page.graceUntil ?? page.expiresAt,
+    expiresAt: page.expiresAt,
+    ...(page.graceUntil === undefined ? {} : { graceUntil: page.graceUntil }),
+    ...(page.retainUntil === undefined ? {} : { retainUntil: page.retainUntil }),
+    // A store with an eviction clock hides an entry that something it carries was evicted
+    // after: without the page's clock reading, any earlier eviction (a purge) would hide it.
+    ...(page.renderedAt === undefined ? {} : { renderedAt: page.renderedAt }),
   };
 }
 
