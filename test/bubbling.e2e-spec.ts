@@ -24,7 +24,10 @@ import {
 import { ComponentRegistry } from '../lib/components/component.registry.js';
 import { RenderCoordinator } from '../lib/http/render-coordinator.js';
 import { isVaryRecord } from '../lib/http/vary-record.js';
+import { RedisOutputCacheStore } from '../lib/redis.js';
+import { clearRedisPrefix, REDIS_URL } from './helpers/redis.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
+import { uniqueName } from './helpers/unique-name.js';
 import { until } from './helpers/wait.js';
 
 /**
@@ -387,5 +390,64 @@ describe('cacheability that bubbles up from components (e2e)', () => {
     const eurHit = await get('/bubble/gated', { 'x-currency': 'EUR' });
     expect(eurHit.headers['x-cache']).toBe('HIT');
     expect(eurHit.text).toBe('<main>EUR</main>');
+  });
+});
+
+describe("varyBy: 'auto' on a store with an eviction clock (e2e, real Redis)", () => {
+  const prefix = `${uniqueName('oc_bubble')}:`;
+  let t: TestApp;
+  let cache: OutputCacheProvider;
+
+  beforeAll(async () => {
+    await clearRedisPrefix(prefix);
+    t = await createTestApp({
+      imports: [
+        OutputCacheModule.forRoot({
+          store: new RedisOutputCacheStore({ url: REDIS_URL, prefix }),
+          storeTimeout: 2,
+          reasonHeader: true,
+          varyBy: {
+            currency: (req: any) => String(req.headers['x-currency'] ?? 'EUR'),
+            theme: (req: any) => String(req.headers['x-theme'] ?? 'light'),
+            language: (req: any) => String(req.headers['accept-language'] ?? 'en'),
+          },
+        }),
+      ],
+      controllers: [BubbleController],
+      providers: [PriceBoxComponent],
+    });
+    cache = t.app.get(OutputCacheProvider);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await clearRedisPrefix(prefix);
+  });
+
+  it('finds a URL’s vary record after an earlier purge advanced the clock', async () => {
+    world.priceReadsCurrency = true;
+    try {
+      await cache.invalidateAll(); // an eviction before the render: the clock is past 0
+      const get = (currency: string) =>
+        t.http().get('/bubble/product/7').set('X-Currency', currency).expect(200);
+      expect((await get('USD')).headers['x-cache']).toBe('MISS');
+      // Stored off the request: the page, then its URL's record.
+      const recorded = async () => (await cache.list()).filter(isVaryRecord).length;
+      await until(async () => (await recorded()) === 1, 'the vary record to be stored');
+      // The record says currency: the USD variant is found (a record counted as rendered at 0
+      // would be hidden by the purge, and the lookup would miss on the bare key every time).
+      const hit = await get('USD');
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(hit.text).toContain('price 10 USD');
+      const other = await get('GBP');
+      expect(other.headers['x-cache']).toBe('MISS');
+      expect(other.text).toContain('price 10 GBP');
+      await until(
+        async () => (await cache.list()).some((e) => e.key.endsWith('currency=GBP')),
+        'the GBP page to be stored',
+      );
+      expect((await get('GBP')).headers['x-cache']).toBe('HIT');
+    } finally {
+      world.priceReadsCurrency = false;
+    }
   });
 });
