@@ -52,8 +52,8 @@ export function varyRecordEntry(
     expiresAt: page.expiresAt,
     ...(page.graceUntil === undefined ? {} : { graceUntil: page.graceUntil }),
     ...(page.retainUntil === undefined ? {} : { retainUntil: page.retainUntil }),
-    // A store with an eviction clock hides an entry that something it carries was evicted
-    // after: without the page's clock reading, any earlier eviction (a purge) would hide it.
+    // The page's clock reading too: to a store with an eviction clock, the record is exactly as
+    // current as the page it was written with.
     ...(page.renderedAt === undefined ? {} : { renderedAt: page.renderedAt }),
   };
 }
