@@ -13,7 +13,7 @@ import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions } from '../output-cache.options.js';
 import { buildCacheKey, varyRecordKey } from '../policy/cache-key.builder.js';
 import { requestForbidsStoring } from '../policy/request-rules.js';
-import type { RoutePolicy } from '../policy/route-policy.resolver.js';
+import { keyHeadersOf, type RoutePolicy } from '../policy/route-policy.resolver.js';
 import { responseNotStoredReason } from '../policy/response-rules.js';
 import { EvictionLog } from '../provider/eviction-log.js';
 import { OutputCacheEvents } from '../observability/output-cache-events.js';
@@ -416,12 +416,7 @@ export class ResponseRecorder {
   /** Response headers that are part of the key: the route's, and those of learned names. */
   private keyHeaders(policy: RoutePolicy, names: readonly string[]): ReadonlySet<string> {
     if (names.length === policy.varyBy.length) return policy.keyHeaders;
-    const headers = new Set(policy.keyHeaders);
-    for (const name of names) {
-      const resolver = this.options.varyBy[name];
-      if (typeof resolver === 'object') headers.add(resolver.header.toLowerCase());
-    }
-    return headers;
+    return keyHeadersOf(names, this.options.varyBy, policy.keyHeaders);
   }
 
   /**

@@ -183,11 +183,7 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
     )
       .slice()
       .sort();
-    const keyHeaders = new Set<string>(['host']);
-    for (const name of varyBy) {
-      const resolver = this.options.varyBy[name];
-      if (typeof resolver === 'object') keyHeaders.add(resolver.header.toLowerCase());
-    }
+    const keyHeaders = keyHeadersOf(varyBy, this.options.varyBy, ['host']);
     const ttl = merged.ttl ?? this.options.defaultTtl;
     const grace = merged.grace ?? this.options.grace;
     const staleIfError = merged.staleIfError ?? this.options.staleIfError;
@@ -331,4 +327,21 @@ export class RoutePolicyResolver implements OnApplicationBootstrap {
     });
     return list as string[];
   }
+}
+
+/**
+ * The request headers a key holds: `base`, and the header of each of `names` resolved from one
+ * (`{ header }`). A response's `Vary` naming any of them is covered by the key.
+ */
+export function keyHeadersOf(
+  names: readonly string[],
+  resolvers: ResolvedOutputCacheOptions['varyBy'],
+  base: Iterable<string>,
+): Set<string> {
+  const headers = new Set<string>(base);
+  for (const name of names) {
+    const resolver = resolvers[name];
+    if (typeof resolver === 'object') headers.add(resolver.header.toLowerCase());
+  }
+  return headers;
 }
