@@ -4,8 +4,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   Cacheable,
+  type CdnPurgeBatch,
   CdnPurgeForwarder,
   type CdnOptions,
+  type CdnPurger,
   CdnTagEncoder,
   CloudflarePurger,
   DisplayControl,
@@ -16,7 +18,7 @@ import {
   VarnishBanPurger,
 } from '../lib/index.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
-import { eventually, until } from './helpers/wait.js';
+import { eventually, sleep, until } from './helpers/wait.js';
 
 /** One request the fake API received. */
 interface Received {
@@ -90,6 +92,26 @@ class RecordingLogger implements LoggerService {
   }
   warn(message: unknown) {
     this.warnings.push(String(message));
+  }
+}
+
+/**
+ * A CDN that takes requests and does not answer until the test opens its gate: the app's
+ * plug-in point, implemented as an app would. `started` are the purges sent to it, in order.
+ */
+class GatedPurger implements CdnPurger {
+  readonly maxTagsPerRequest = 100;
+  readonly started: CdnPurgeBatch[] = [];
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+
+  async purge(batch: CdnPurgeBatch): Promise<void> {
+    this.started.push(batch);
+    await this.gate;
+  }
+
+  release(): void {
+    this.open();
   }
 }
 
@@ -302,6 +324,30 @@ describe('CDN purgers against a fake HTTP API (e2e)', () => {
       // Lower bounds only: the retries wait at least 100 ms, then at least 200 ms.
       expect(second! - api.received[0]!.at).toBeGreaterThanOrEqual(95);
       expect(third! - second!).toBeGreaterThanOrEqual(195);
+    });
+
+    it('past maxPending tags waiting for a CDN that does not answer, sends one purge of everything instead', async () => {
+      const purger = new GatedPurger();
+      const logger = new RecordingLogger();
+      t = await appWith({ purger, maxPending: 5, linger: 0, hashTags: false }, logger);
+      const cache = t.app.get(OutputCacheProvider);
+      await cache.invalidateByTag('Product:0');
+      await until(() => purger.started.length === 1, 'the first purge to reach the CDN');
+      // The CDN holds it; evictions go on, one at a time, each past the linger.
+      for (let i = 1; i <= 8; i++) {
+        await cache.invalidateByTag(`Product:${i}`);
+        await sleep(10);
+      }
+      expect(purger.started).toHaveLength(1); // one purge at a time: the rest wait
+      purger.release();
+      await t.app.get(CdnPurgeForwarder).flush();
+      expect(purger.started).toEqual([
+        { tags: ['Product:0'], prefixes: [], all: false, soft: false },
+        { tags: [], prefixes: [], all: true, soft: false },
+      ]);
+      expect(logger.warnings).toContainEqual(
+        expect.stringMatching(/more than 5 tags waiting; purging everything instead/),
+      );
     });
 
     it('logs one error line per batch that still fails after its retries', async () => {

@@ -154,6 +154,20 @@ describe(`fast lane (e2e, ${process.env.TEST_PLATFORM ?? 'express'})`, () => {
     expect(handlerRuns.get('page')).toBe(1);
   });
 
+  it('counts a fast-lane hit in stats(), in total and for its route', async () => {
+    const cache = fast.t.app.get(OutputCacheProvider);
+    await fast.t.http().get('/fast/page').expect(200); // MISS
+    const before = cache.stats();
+    const arrived = fast.arrivals();
+    const hit = await fast.t.http().get('/fast/page').expect(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(fast.arrivals()).toBe(arrived); // answered by the fast lane, not the framework
+    const after = cache.stats();
+    expect(after.hits).toBe(before.hits + 1);
+    expect(after.routes['Fast/page']?.hits).toBe((before.routes['Fast/page']?.hits ?? 0) + 1);
+    expect(after.misses).toBe(before.misses);
+  });
+
   it('answers with the same status, headers and bytes as the ordinary hit', async () => {
     for (const app of [fast, ordinary]) await app.t.http().get('/fast/page').expect(200);
     const before = ordinary.arrivals();

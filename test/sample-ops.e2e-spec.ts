@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -29,7 +30,8 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function run(env: Record<string, string>, port: number, cwd: string): Run {
+/** `env` over this process's own; a variable given as `undefined` is left out (unset). */
+function run(env: Record<string, string | undefined>, port: number, cwd: string): Run {
   let stdout = '';
   let stderr = '';
   const child = spawn(process.execPath, [MAIN], {
@@ -42,6 +44,23 @@ function run(env: Record<string, string>, port: number, cwd: string): Run {
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return { child, port, stdout: () => stdout, stderr: () => stderr, exited };
 }
+
+/** Waits for the start-up block's last line (the dashboard's), or for the process to exit. */
+async function startedUp(sample: Run): Promise<string> {
+  await until(
+    () => /^cache dashboard: /m.test(sample.stdout()) || sample.child.exitCode !== null,
+    `the banner (output so far: ${sample.stdout()}${sample.stderr()})`,
+    60_000,
+  );
+  return sample.stdout();
+}
+
+/** The dashboard line when no `ADMIN_TOKEN` is set: a random token, printed in the URL. */
+const RANDOM_TOKEN_LINE = (port: number) =>
+  new RegExp(
+    `^cache dashboard: http://localhost:${port}/admin/output-cache/login\\?token=([\\w-]{24}) \\(a random token for this run; set ADMIN_TOKEN to choose one\\)$`,
+    'm',
+  );
 
 describe('sample shop start-up (compiled, in processes of its own)', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'sample-ops-'));
@@ -63,28 +82,27 @@ describe('sample shop start-up (compiled, in processes of its own)', () => {
 
   it('prints one short banner (platform, store, database, TTL/grace, URL) and creates DATABASE_SCHEMA', async () => {
     const port = await freePort();
+    const prefix = `${uniqueName('oc_sample_ops')}:`;
     const sample = run(
       {
         OUTPUT_CACHE_STORE: 'redis',
         REDIS_URL: scratch.url,
+        SAMPLE_REDIS_PREFIX: prefix,
         DATABASE_URL: POSTGRES_URL,
         DATABASE_SCHEMA: schema, // does not exist yet: the sample creates it
         SAMPLE_CACHE_TTL: '45',
+        ADMIN_TOKEN: undefined,
       },
       port,
       cwd,
     );
     runs.push(sample);
-    await until(
-      () => /^ {2}logs /m.test(sample.stdout()) || sample.child.exitCode !== null,
-      `the banner (output so far: ${sample.stdout()}${sample.stderr()})`,
-      60_000,
-    );
-    const out = sample.stdout();
+    const out = await startedUp(sample);
     expect(sample.child.exitCode).toBeNull();
     expect(out).toContain(`nestjs-output-cache sample shop: http://localhost:${port}`);
     expect(out).toMatch(/^ {2}platform {2}Express/m);
-    expect(out).toContain(`store     redis (${scratch.url}`);
+    // The prefix the store really uses (SAMPLE_REDIS_PREFIX), not the default.
+    expect(out).toContain(`store     redis (${scratch.url}, prefix ${prefix})`);
     expect(out).toMatch(new RegExp(`database  PostgreSQL postgres://.*\\(schema ${schema}\\)`));
     expect(out).toContain('TTL 45 s, grace 30 s');
     // Nest's module and route mapping lines are gone (about 55 of them before).
@@ -95,6 +113,27 @@ describe('sample shop start-up (compiled, in processes of its own)', () => {
     // The schema exists and the shop was seeded into it.
     const res = await request(`http://127.0.0.1:${port}`).get('/');
     expect(res.status).toBe(200);
+
+    // The store keys its entries under that prefix.
+    const redis = new Redis(scratch.url);
+    try {
+      await until(async () => (await redis.keys(`${prefix}*`)).length > 0, `keys under ${prefix}`);
+    } finally {
+      redis.disconnect();
+    }
+
+    // The dashboard line's URL opens the dashboard: the token in it is the one the guard takes.
+    const token = RANDOM_TOKEN_LINE(port).exec(out)?.[1];
+    expect(token).toBeDefined();
+    const login = await request(`http://127.0.0.1:${port}`).get(
+      `/admin/output-cache/login?token=${token}`,
+    );
+    expect(login.status).toBeGreaterThanOrEqual(300);
+    expect(login.status).toBeLessThan(400);
+    await request(`http://127.0.0.1:${port}`)
+      .get('/admin/output-cache/stats')
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     try {
@@ -116,6 +155,55 @@ describe('sample shop start-up (compiled, in processes of its own)', () => {
     );
     expect(sample.stdout()).toMatch(/Mapped \{\/product\/:slug, GET\} route/);
   }, 90_000);
+
+  it('prints on its defaults the block README shows, the dashboard line included', async () => {
+    const port = await freePort();
+    // Unset what the banner reports, whatever this run's environment holds.
+    const defaults = Object.fromEntries(
+      [
+        'OUTPUT_CACHE_STORE',
+        'DATABASE_URL',
+        'DATABASE_SCHEMA',
+        'SAMPLE_PLATFORM',
+        'SAMPLE_CACHE_TTL',
+        'SAMPLE_CACHE_GRACE',
+        'SAMPLE_LOG',
+        'SAMPLE_CDN',
+        'ADMIN_TOKEN',
+      ].map((name) => [name, undefined]),
+    );
+    const sample = run(defaults, port, cwd);
+    runs.push(sample);
+    const out = await startedUp(sample);
+    expect(out).toMatch(RANDOM_TOKEN_LINE(port));
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /On start the sample prints one block[^\n]*\n\n```text\n([\s\S]*?)```/.exec(
+      readme,
+    );
+    expect(block).not.toBeNull();
+    // The same lines, but for the port and the random token.
+    const same = (text: string) =>
+      text
+        .trim()
+        .replaceAll(`localhost:${port}`, 'localhost:3000')
+        .replace(/token=[\w-]{24} /, 'token=<random> ');
+    expect(same(out)).toBe(same(block![1]!));
+  }, 90_000);
+
+  it('fails at start with one line and exit code 1 when the PostgreSQL database does not exist', async () => {
+    const name = uniqueName('oc_no_such_db');
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${name}`;
+    const sample = run({ DATABASE_URL: url.toString() }, await freePort(), cwd);
+    runs.push(sample);
+    expect(await sample.exited).toBe(1);
+    expect(sample.stdout()).toBe('');
+    if (url.password) url.password = '***';
+    expect(sample.stderr().trim().split('\n')).toEqual([
+      `sample shop cannot start: database "${name}" does not exist (DATABASE_URL ${url}): ` +
+        `create it first, e.g. createdb -h ${url.hostname} -U ${url.username || 'postgres'} ${name}`,
+    ]);
+  }, 60_000);
 
   it('fails at start, with one line and a non-zero exit, when REDIS_URL does not answer', async () => {
     const deadPort = await freePort(); // nothing listens there

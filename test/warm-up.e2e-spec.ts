@@ -64,6 +64,30 @@ class WarmController {
   }
 }
 
+/**
+ * Renders of `gated/:id` wait here while it is closed, so the test sees how many run at once.
+ */
+const gate = { closed: false, active: 0, maxActive: 0, waiting: [] as (() => void)[] };
+
+@Controller('gated')
+class GatedController {
+  constructor(private readonly display: DisplayControl) {}
+
+  @Cacheable()
+  @Get(':id')
+  async page(@Param('id') id: string) {
+    this.display.announceTags(`Gated:${id}`);
+    gate.active++;
+    gate.maxActive = Math.max(gate.maxActive, gate.active);
+    try {
+      if (gate.closed) await new Promise<void>((open) => gate.waiting.push(open));
+    } finally {
+      gate.active--;
+    }
+    return `<p>gated ${id} render ${rendered(`gated/${id}`)}</p>`;
+  }
+}
+
 describe('OutputCacheProvider.warm', () => {
   let t: TestApp;
   let provider: OutputCacheProvider;
@@ -248,5 +272,72 @@ describe('refreshAhead', () => {
       concurrency: 2,
     });
     expect(resolveOutputCacheOptions({}).refreshAhead).toBeUndefined();
+  });
+});
+
+describe('refreshAhead: only the top pages, at most `concurrency` renders at once', () => {
+  let t: TestApp;
+  let provider: OutputCacheProvider;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      imports: [
+        OutputCacheModule.forRoot({ defaultTtl: 300, refreshAhead: { top: 3, concurrency: 2 } }),
+      ],
+      controllers: [GatedController],
+    });
+    provider = t.app.get(OutputCacheProvider);
+  });
+  afterAll(async () => {
+    gate.closed = false;
+    for (const open of gate.waiting.splice(0)) open();
+    await t?.close();
+  });
+
+  it('re-renders the 3 most-hit of 5 evicted pages, never more than 2 at a time', async () => {
+    // Five pages, hit 6, 5, 4, 2 and 1 times: pages 1 to 3 are the top 3.
+    const hits = [6, 5, 4, 2, 1];
+    for (const [i, n] of hits.entries()) {
+      await t
+        .http()
+        .get(`/gated/${i + 1}`)
+        .expect(200); // MISS: rendered and stored
+      for (let j = 0; j < n; j++) {
+        expect((await t.http().get(`/gated/${i + 1}`)).headers['x-cache']).toBe('HIT');
+      }
+    }
+    expect(
+      t.app
+        .get(RefreshAhead)
+        .hottest()
+        .map((page) => page.url),
+    ).toEqual(['/gated/1', '/gated/2', '/gated/3']);
+
+    gate.closed = true;
+    gate.maxActive = 0;
+    await provider.invalidateByTag(...hits.map((_, i) => `Gated:${i + 1}`));
+    await until(() => gate.active >= 2, 'refresh-ahead to start two renders');
+    // Nothing more may start while both are held (a pause can only hide a third, not invent it).
+    await sleep(200);
+    expect(gate.active).toBe(2);
+
+    gate.closed = false;
+    for (const open of gate.waiting.splice(0)) open();
+    const cached = async (path: string) =>
+      (await provider.list({ take: 1000 })).some((entry) => entry.path === path);
+    await until(
+      async () =>
+        [1, 2, 3].every((id) => renders(`gated/${id}`) === 2) &&
+        (await cached('/gated/1')) &&
+        (await cached('/gated/2')) &&
+        (await cached('/gated/3')),
+      'refresh-ahead to render and store pages 1 to 3 again',
+    );
+    await sleep(200); // as above: time for a wrong replay of page 4 or 5 to show
+    expect(renders('gated/4')).toBe(1);
+    expect(renders('gated/5')).toBe(1);
+    expect(await cached('/gated/4')).toBe(false);
+    expect(await cached('/gated/5')).toBe(false);
+    expect(gate.maxActive).toBe(2);
   });
 });

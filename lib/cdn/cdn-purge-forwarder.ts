@@ -27,6 +27,9 @@ interface Pending {
  * sends them in batches of at most the purger's `maxTagsPerRequest`, after a short `linger` that
  * lets evictions of one commit share a request. A failed batch is retried with doubling delays,
  * then logged at error level (one line a batch). The app's eviction call never waits for it.
+ * One purge is sent at a time: what is evicted meanwhile waits, merged, for the purge in flight
+ * to end, so a CDN that answers slowly or not at all holds at most `maxPending` tags, never a
+ * growing queue of batches.
  *
  * Not forwarded: `key` evictions (one variant of the app's cache, whose URL the key does not
  * tell: evict by tag, route or prefix to reach the CDN), and the store's own `lru`, `expiry` and
@@ -47,8 +50,11 @@ export class CdnPurgeForwarder implements OnModuleInit, OnApplicationShutdown {
   private soft: Pending = empty();
   private pendingTags = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** The batches being sent, one after the other (a purge never overtakes an earlier one). */
-  private sending: Promise<void> = Promise.resolve();
+  /**
+   * The sender while it runs: it sends what waits, batch after batch (a purge never overtakes an
+   * earlier one), until nothing does.
+   */
+  private sending: Promise<void> | undefined;
   private unlisten: (() => void) | undefined;
   private closed = false;
 
@@ -70,19 +76,9 @@ export class CdnPurgeForwarder implements OnModuleInit, OnApplicationShutdown {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const purger = this.cdn?.purger;
-    if (purger) {
-      const batches = [
-        ...this.take(this.hard, false, purger),
-        ...this.take(this.soft, true, purger),
-      ];
-      this.hard = empty();
-      this.soft = empty();
-      this.pendingTags = 0;
-      for (const batch of batches) {
-        this.sending = this.sending.then(() => this.send(purger, batch));
-      }
-    }
-    return this.sending;
+    // Started only with something to send: its first batch is awaited before `sending` clears.
+    if (purger && this.sending === undefined && this.waiting()) this.sending = this.drain(purger);
+    return this.sending ?? Promise.resolve();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -135,6 +131,29 @@ export class CdnPurgeForwarder implements OnModuleInit, OnApplicationShutdown {
     }
     this.timer ??= setTimeout(() => void this.flush(), this.cdn!.linger * 1000);
     this.timer.unref?.();
+  }
+
+  /** Sends what waits, batch after batch, until nothing does (what comes meanwhile, too). */
+  private async drain(purger: CdnPurger): Promise<void> {
+    try {
+      for (;;) {
+        const batches = [
+          ...this.take(this.hard, false, purger),
+          ...this.take(this.soft, true, purger),
+        ];
+        this.hard = empty();
+        this.soft = empty();
+        this.pendingTags = 0;
+        if (batches.length === 0) return;
+        for (const batch of batches) await this.send(purger, batch);
+      }
+    } finally {
+      this.sending = undefined;
+    }
+  }
+
+  private waiting(): boolean {
+    return [this.hard, this.soft].some((p) => p.all || p.tags.size > 0 || p.prefixes.size > 0);
   }
 
   private addTags(into: Pending, tags: readonly string[]): void {

@@ -68,7 +68,10 @@ export interface OutputCacheStatsSnapshot extends OutputCacheRouteStats {
   since: number;
   /** The same counters by route id (`Catalog/category`, `vc:MiniCart`). */
   routes: Record<string, OutputCacheRouteStats>;
-  /** Evictions by cause. */
+  /**
+   * Evictions by cause, in total only: a tag, prefix or `all` eviction takes entries of any
+   * number of routes with one count, so none is charged to a route.
+   */
   evictions: OutputCacheEvictionStats;
   /** The store's circuit breaker: `open` while calls are refused, `half-open` while probing. */
   breaker: { state: BreakerState };

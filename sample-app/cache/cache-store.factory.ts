@@ -9,9 +9,10 @@ export const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * Key prefix (and so bus channel) on Redis: `SAMPLE_REDIS_PREFIX`, default `shop:`. Tests give
- * each run its own, so that runs sharing one Redis never see each other's pages.
+ * each run its own, so that runs sharing one Redis never see each other's pages. The start-up
+ * banner shows it.
  */
-const redisPrefix = () => process.env.SAMPLE_REDIS_PREFIX || 'shop:';
+export const redisPrefix = () => process.env.SAMPLE_REDIS_PREFIX || 'shop:';
 
 /** `SAMPLE_L1_REVALIDATE` (seconds), else the tiered store's default (2). */
 const l1Revalidate = (): number | undefined => {

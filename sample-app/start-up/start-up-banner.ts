@@ -1,7 +1,7 @@
 import type { LogLevel } from '@nestjs/common';
 import { describeDatabase } from '../database.config.js';
 import type { ResolvedSampleAppOptions } from '../sample-app.options.js';
-import { describeRedisUrl, redisUrl } from '../cache/cache-store.factory.js';
+import { describeRedisUrl, redisPrefix, redisUrl } from '../cache/cache-store.factory.js';
 
 /**
  * Nest's log levels for the sample from `SAMPLE_LOG`: by default warnings and errors only (the
@@ -42,7 +42,7 @@ export function sampleLogLevels(setting = process.env.SAMPLE_LOG): LogLevel[] {
 export function startUpBanner(options: ResolvedSampleAppOptions, port: number): string {
   const store =
     options.store === 'redis' || options.store === 'tiered'
-      ? `${options.store} (${describeRedisUrl(redisUrl())}, prefix shop:)`
+      ? `${options.store} (${describeRedisUrl(redisUrl())}, prefix ${redisPrefix()})`
       : options.store === 'typeorm'
         ? 'typeorm (tables output_cache_*: in the shop database on PostgreSQL, else sample-cache.sqlite)'
         : 'memory (this process only)';
