@@ -62,6 +62,9 @@ export class AppModule {
             // learns its names from them instead.
             varyBy: { currency: (req) => currencyOf(req) },
             defaultVaryBy: process.env.SAMPLE_VARY_AUTO === '1' ? 'auto' : 'all',
+            // X-Cache-Reason on every cacheable response (SAMPLE_REASON_HEADER=1): why it was a
+            // hit, a miss or not stored. The soak turns it on to tell a hit from a shared render.
+            reasonHeader: process.env.SAMPLE_REASON_HEADER === '1',
             // The cached page goes out at once, each hole (the mini cart...) as it is ready;
             // browsers without JavaScript get the holes in order (SAMPLE_STREAM_HOLES).
             streamHoles: resolved.streamHoles === 'off' ? false : resolved.streamHoles,
