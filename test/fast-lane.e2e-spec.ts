@@ -19,6 +19,8 @@ import {
   type OutputCacheModuleOptions,
   OutputCacheProvider,
 } from '../lib/index.js';
+import { Registry } from 'prom-client';
+import { OutputCacheMetrics, OutputCacheMetricsModule } from '../lib/prometheus.js';
 import { componentProviders, rendersOf } from './fixtures/components.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 import { TestClock } from './helpers/test-clock.js';
@@ -95,7 +97,10 @@ async function appOf(fastLane: boolean): Promise<{ t: TestApp; arrivals: () => n
   let arrivals = 0;
   const t = await createTestApp(
     {
-      imports: [OutputCacheModule.forRoot(options)],
+      imports: [
+        OutputCacheModule.forRoot(options),
+        OutputCacheMetricsModule.forRoot({ registry: new Registry() }),
+      ],
       controllers: [pagesController(fastLane)],
       providers: componentProviders,
     },
@@ -154,10 +159,16 @@ describe(`fast lane (e2e, ${process.env.TEST_PLATFORM ?? 'express'})`, () => {
     expect(handlerRuns.get('page')).toBe(1);
   });
 
-  it('counts a fast-lane hit in stats(), in total and for its route', async () => {
+  it('counts a fast-lane hit in stats(), in total and for its route, and in Prometheus', async () => {
     const cache = fast.t.app.get(OutputCacheProvider);
+    const { registry } = fast.t.app.get(OutputCacheMetrics);
+    const hits = async () =>
+      (await registry.getSingleMetric('output_cache_requests_total')!.get()).values.find(
+        (v) => v.labels.route === 'Fast/page' && v.labels.result === 'hit',
+      )?.value ?? 0;
     await fast.t.http().get('/fast/page').expect(200); // MISS
     const before = cache.stats();
+    const counted = await hits();
     const arrived = fast.arrivals();
     const hit = await fast.t.http().get('/fast/page').expect(200);
     expect(hit.headers['x-cache']).toBe('HIT');
@@ -166,6 +177,7 @@ describe(`fast lane (e2e, ${process.env.TEST_PLATFORM ?? 'express'})`, () => {
     expect(after.hits).toBe(before.hits + 1);
     expect(after.routes['Fast/page']?.hits).toBe((before.routes['Fast/page']?.hits ?? 0) + 1);
     expect(after.misses).toBe(before.misses);
+    expect(await hits()).toBe(counted + 1);
   });
 
   it('answers with the same status, headers and bytes as the ordinary hit', async () => {
