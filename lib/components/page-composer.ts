@@ -255,9 +255,10 @@ export class PageComposer implements ComponentPlacer {
     }
     for (const tag of def.tags) child.tags.add(tag);
     if (def.maxAgeMs !== undefined) child.limitMaxAge(def.maxAgeMs);
-    const req = watchUserReads(ctx.req, child);
+    const req = watchUserReads(ctx.req, child, 'req');
+    const res = watchResponseLocals(ctx.res, child);
     const html = await outputCacheContext.run(child, () =>
-      this.renderOne(child, def, placement.args, true, undefined, req),
+      this.renderOne(child, def, placement.args, true, undefined, req, res),
     );
     const perUser =
       child.perUserReason ??
@@ -306,13 +307,14 @@ export class PageComposer implements ComponentPlacer {
     forStorage: boolean,
     started?: unknown,
     req: any = ctx.req,
+    res: any = ctx.res,
   ): Promise<string> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const rendered = (started ??
         def.instance.render(args ?? {}, {
           req,
-          res: ctx.res,
+          res,
           routeId: ctx.routeId,
         })) as string | Promise<string>;
       const html =
@@ -405,15 +407,34 @@ const PAGE_FAILURES: ReadonlySet<string> = new Set(['component-failed', 'compone
 const PER_USER_PROPERTIES: ReadonlySet<PropertyKey> = new Set(['user', 'session', 'sessionID']);
 
 /**
- * The request as a cacheable component sees it: reading the signed-in user or the session
- * marks the component per user (it becomes a hole).
+ * The request (or `res.locals`) as a cacheable component sees it: reading the signed-in user or
+ * the session marks the component per user (it becomes a hole). Getters and methods run with the
+ * watched object as `this`, so a helper that reads the user (passport's `req.isAuthenticated()`,
+ * an app's `req.currentUser()`) is seen too.
  */
-function watchUserReads(req: any, ctx: OutputCacheRequestContext): any {
-  if (req === null || typeof req !== 'object') return req;
-  return new Proxy(req, {
+function watchUserReads(object: any, ctx: OutputCacheRequestContext, name: string): any {
+  if (object === null || typeof object !== 'object') return object;
+  return new Proxy(object, {
+    get(target, property, receiver) {
+      if (PER_USER_PROPERTIES.has(property)) {
+        ctx.perUserReason ??= `reads ${name}.${String(property)}`;
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(receiver) : value;
+    },
+  });
+}
+
+/**
+ * The response as a cacheable component sees it: `res.locals` (where Express apps put the user
+ * for their views) is watched as the request is; the rest is the response itself.
+ */
+function watchResponseLocals(res: any, ctx: OutputCacheRequestContext): any {
+  if (res === null || typeof res !== 'object') return res;
+  return new Proxy(res, {
     get(target, property) {
-      if (PER_USER_PROPERTIES.has(property)) ctx.perUserReason ??= `reads req.${String(property)}`;
       const value = Reflect.get(target, property, target);
+      if (property === 'locals') return watchUserReads(value, ctx, 'res.locals');
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
