@@ -189,6 +189,25 @@ interface Reading {
   request: http.ClientRequest;
 }
 
+/**
+ * The page with its out-of-order ids written as `oc-h-N`, `oc-t-N` and `__ocHole(N)`: each
+ * response draws its own random part (see HtmlPlacement's neighbour in hole-streamer.ts), the
+ * same in every id of one response. Ids of two different random parts are left as they are (so
+ * an exact expectation fails).
+ */
+function plainIds(text: string): string {
+  const parts = new Set(
+    [...text.matchAll(/oc-[ht]-([A-Za-z0-9_-]{8})-\d+|__ocHole\("([A-Za-z0-9_-]{8})-\d+"\)/g)].map(
+      (m) => m[1] ?? m[2],
+    ),
+  );
+  if (parts.size !== 1) return text;
+  const [part] = [...parts];
+  return text
+    .replaceAll(`-${part}-`, '-')
+    .replace(new RegExp(`__ocHole\\("${part}-(\\d+)"\\)`, 'g'), '__ocHole($1)');
+}
+
 function read(
   t: TestApp,
   path: string,
@@ -212,13 +231,13 @@ function read(
         res.on('data', (chunk: string) => {
           text += chunk;
           for (const w of [...waiting]) {
-            if (text.includes(w.part)) {
+            if (plainIds(text).includes(w.part)) {
               waiting.splice(waiting.indexOf(w), 1);
               w.resolve();
             }
           }
         });
-        res.on('end', () => finish(text));
+        res.on('end', () => finish(plainIds(text)));
         res.on('error', fail);
       },
     );
@@ -231,11 +250,11 @@ function read(
   response.catch(() => {});
   return {
     response,
-    text: () => text,
+    text: () => plainIds(text),
     request,
     done,
     waitFor: (part) =>
-      text.includes(part)
+      plainIds(text).includes(part)
         ? Promise.resolve()
         : new Promise<void>((resolve, reject) => {
             const timer = setTimeout(

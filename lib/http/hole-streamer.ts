@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { type ComposedPage, PageComposer } from '../components/page-composer.js';
 import { ComponentRegistry } from '../components/component.registry.js';
 import {
@@ -8,6 +9,7 @@ import {
 import { RESOLVED_OPTIONS } from '../output-cache.module-definition.js';
 import type { ResolvedOutputCacheOptions, StreamHoles } from '../output-cache.options.js';
 import type { StoredHeaders } from '../stores/cache-entry.js';
+import { HtmlPlacement } from './html-placement.js';
 import { HttpPlatform, type ResponseStream } from './platform/http-platform.js';
 
 /**
@@ -164,7 +166,10 @@ export class HoleStreamer {
   ): Promise<void> {
     const out = new Pending(stream);
     const { body, holes } = page;
-    const bodyStart = indexOfTag(body, 'body', 0);
+    const placement = new HtmlPlacement(body);
+    // Ids no content of the page can know beforehand (page HTML may keep `id`s: sanitised user
+    // content could otherwise hold an `oc-h-0` the mover would take for the placeholder).
+    const ids = randomBytes(6).toString('base64url');
     const placed: { index: number; html: Promise<string> }[] = [];
     let last = 0;
     for (let i = 0; i < holes.length; i++) {
@@ -174,8 +179,8 @@ export class HoleStreamer {
       const output = outputs[i];
       if (typeof output === 'string') {
         out.push(output);
-      } else if (at >= bodyStart && placeable(body, at)) {
-        out.push(`<oc-hole id="oc-h-${i}"></oc-hole>`);
+      } else if (placement.placeable(at)) {
+        out.push(`<oc-hole id="oc-h-${ids}-${i}"></oc-hole>`);
         placed.push({ index: i, html: output });
       } else {
         // Where an element cannot go: this hole is written in its place, in order.
@@ -200,8 +205,8 @@ export class HoleStreamer {
         moverSent = true;
         out.push(script(nonce, MOVER_SCRIPT));
       }
-      out.push(`<template id="oc-t-${done.index}">${done.html}</template>`);
-      out.push(script(nonce, `${MOVER}(${done.index})`));
+      out.push(`<template id="oc-t-${ids}-${done.index}">${done.html}</template>`);
+      out.push(script(nonce, `${MOVER}("${ids}-${done.index}")`));
       out.flush();
     }
     out.push(body.subarray(end));
@@ -286,29 +291,4 @@ function tailStart(body: Buffer, from: number): number {
   const upper = body.lastIndexOf('</BODY', undefined, 'latin1');
   const at = Math.max(lower, upper);
   return at >= from ? at : body.length;
-}
-
-/** The first `<name` tag at or after `from`, any case; 0 when there is none (a fragment). */
-function indexOfTag(body: Buffer, name: string, from: number): number {
-  const lower = body.indexOf(`<${name}`, from, 'latin1');
-  const upper = body.indexOf(`<${name.toUpperCase()}`, from, 'latin1');
-  const found = [lower, upper].filter((i) => i >= 0);
-  return found.length === 0 ? 0 : Math.min(...found);
-}
-
-/** Elements whose content a placeholder element must not go into (raw text, tables, selects). */
-const UNPLACEABLE =
-  /^<(?:script|style|textarea|title|template|noscript|select|option|optgroup|iframe|xmp|noembed|noframes|plaintext|table|thead|tbody|tfoot|tr|colgroup)[\s/>]|^<\/(?:tr|thead|tbody|tfoot|td|th|caption|colgroup|option|optgroup)[\s>]/i;
-
-/**
- * Whether a placeholder element may stand at `at`: between tags (not inside one, nor in an
- * attribute), and not right inside an element whose content cannot hold it.
- */
-function placeable(body: Buffer, at: number): boolean {
-  if (at === 0) return true;
-  const lt = body.lastIndexOf(0x3c, at - 1);
-  const gt = body.lastIndexOf(0x3e, at - 1);
-  if (lt > gt) return false; // inside a tag
-  if (lt < 0) return true;
-  return !UNPLACEABLE.test(body.toString('latin1', lt, Math.min(gt + 1, lt + 16)));
 }
