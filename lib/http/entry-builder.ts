@@ -41,7 +41,6 @@ export class EntryBuilder {
   }: RecordedPage): CacheEntry {
     const { policy } = lookup;
     const now = Date.now();
-    const ttlMs = maxAgeMs === undefined ? policy.ttlMs : Math.min(policy.ttlMs, maxAgeMs);
     const entry: CacheEntry = {
       key: key ?? lookup.key,
       status,
@@ -52,16 +51,32 @@ export class EntryBuilder {
       path: lookup.path,
       routeId: policy.routeId,
       createdAt: now,
-      expiresAt: now + ttlMs,
+      ...this.lifetimes(policy, now, maxAgeMs),
     };
-    if (policy.graceMs > 0) entry.graceUntil = entry.expiresAt + policy.graceMs;
-    const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
-    if (keep > 0) entry.retainUntil = entry.expiresAt + keep;
     if (page.etag) entry.etag = page.etag;
     if (renderedAt !== undefined) entry.renderedAt = renderedAt;
     // Settled now for pages not worth compressing: their hits never try (variants: {}).
     if (!worthCompressing(entry)) entry.variants = {};
     return entry;
+  }
+
+  /**
+   * The lifetimes of an entry of `policy` created at `createdAt`: the route's TTL (or the
+   * smaller max age its render announced), then its grace and stale-if-error retention.
+   */
+  lifetimes(
+    policy: RoutePolicy,
+    createdAt: number,
+    maxAgeMs?: number,
+  ): Pick<CacheEntry, 'expiresAt' | 'graceUntil' | 'retainUntil'> {
+    const ttlMs = maxAgeMs === undefined ? policy.ttlMs : Math.min(policy.ttlMs, maxAgeMs);
+    const expiresAt = createdAt + ttlMs;
+    const keep = Math.max(policy.graceMs, policy.staleIfErrorMs);
+    return {
+      expiresAt,
+      ...(policy.graceMs > 0 ? { graceUntil: expiresAt + policy.graceMs } : {}),
+      ...(keep > 0 ? { retainUntil: expiresAt + keep } : {}),
+    };
   }
 
   /** The tags stored with an entry: the route's, the route options' and the announced ones. */

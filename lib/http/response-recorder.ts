@@ -433,7 +433,14 @@ export class ResponseRecorder {
     const known = lookup.varyRecord;
     const recordKey = varyRecordKey(lookup.input, lookup.policy, this.options);
     if (recordKey === undefined) return;
-    await this.store.set(varyRecordEntry(recordKey, unionOfNames(known ?? [], names), entry));
+    // The route's full lifetimes, not the page's: a variant that announced a shorter max age
+    // must not cut short the record that finds its longer-lived siblings.
+    const lifetimes = this.entries.lifetimes(lookup.policy, entry.createdAt);
+    const record = varyRecordEntry(recordKey, unionOfNames(known ?? [], names), {
+      ...entry,
+      ...lifetimes,
+    });
+    await this.store.set(record);
   }
 
   /** The `cdn` option's headers, or undefined without it. */

@@ -31,9 +31,9 @@ export function varyRecordNames(
 }
 
 /**
- * The record to store for a URL of `page`'s route: `names`, with the page's lifetimes, so that
- * it is kept (and softly evicted) exactly as long as the page: a kept copy of the page is always
- * found through it.
+ * The record to store for a URL of `page`'s route: `names`, with `page`'s lifetimes (the caller
+ * gives the route's full ones, so that the record outlives every variant it finds: a kept copy
+ * of a page is always found through it) and its route tag (evicting the route evicts it too).
  */
 export function varyRecordEntry(
   key: string,
