@@ -60,7 +60,7 @@ export class ExpressPlatform extends HttpPlatform {
     // A raw node:http request (the fast lane): resolved as Express's `req.protocol` does.
     const proto = req.socket?.encrypted ? 'https' : 'http';
     if (!this.trustProxy(req.socket?.remoteAddress, 0)) return proto;
-    const header = firstValue(req.headers['x-forwarded-proto']) ?? proto;
+    const header = firstValue(req.headers['x-forwarded-proto']) || proto;
     const comma = header.indexOf(',');
     return comma === -1 ? header.trim() : header.slice(0, comma).trim();
   }
