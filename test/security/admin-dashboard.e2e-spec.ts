@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { connect } from 'node:net';
+import { socketRequest } from './attack-kit.js';
 import type { AddressInfo } from 'node:net';
 import { OutputCacheAdminModule, OutputCacheModule, OutputCacheProvider } from '../../lib/index.js';
 import {
@@ -9,21 +9,9 @@ import {
 } from '../fixtures/admin-pages.controller.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
-/** Sends raw request lines (so `<`, `"` etc. reach the server unencoded); returns status and text. */
-function raw(port: number, lines: string[], body = ''): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      resolve({ status: Number(text.split(' ')[1]), text });
-    });
-    const len = body ? [`Content-Length: ${Buffer.byteLength(body)}`] : [];
-    socket.write([...lines, ...len, 'Connection: close', '', body].join('\r\n'));
-  });
-}
+/** Raw request lines (so `<`, `"` etc. reach the server unencoded), and a body. */
+const raw = (port: number, lines: string[], body = '') =>
+  socketRequest(port, lines.join('\r\n'), body);
 
 const AUTH = `admin=${ADMIN_TEST_TOKEN}`;
 

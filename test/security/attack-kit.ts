@@ -90,13 +90,16 @@ export function rawRequest(
 
 /**
  * Writes `head` (request line and headers, CRLF-separated, without the blank line) on a fresh
- * TCP connection, exactly as given: absolute-form targets and odd Host headers that no HTTP
- * client library sends. Resolves with the parsed response.
+ * TCP connection, exactly as given: absolute-form targets, odd Host headers and unencoded
+ * characters that no HTTP client library sends; then `body`, if any. Resolves with the parsed
+ * response.
  */
-export function socketRequest(t: TestApp, head: string): Promise<RawResponse> {
+export function socketRequest(to: TestApp | number, head: string, body = ''): Promise<RawResponse> {
+  const port = typeof to === 'number' ? to : portOf(to);
+  const length = body === '' ? '' : `Content-Length: ${Buffer.byteLength(body)}\r\n`;
   return new Promise((resolve, reject) => {
-    const socket = connect(portOf(t), '127.0.0.1', () => {
-      socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`${head}\r\n${length}Connection: close\r\n\r\n${body}`);
     });
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
