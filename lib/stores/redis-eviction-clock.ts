@@ -11,15 +11,28 @@ export type ClockMark =
 const GENERATION_RETENTION_MS = 24 * 60 * 60_000;
 
 /**
- * Records an eviction: one INCR of the store's clock, and the new value as the generation of what
- * was evicted (hash fields `t:{tag}`, `k:{hash}`, `all`; prefixes in a sorted set). A constant
+ * Sets the clock, when Redis has none (a first eviction, or Redis restarted empty), to the
+ * server's time in microseconds: a clock that Redis lost starts again above every value it had
+ * reached (one eviction adds 1, time adds a million a second), so a render that noted the old
+ * clock before the loss and stores after it is still overtaken by the evictions made since.
+ */
+const SEED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[1], string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+end
+`;
+
+/**
+ * Records an eviction: one INCR of the store's clock (seeded as {@link SEED} says), and the new
+ * value as the generation of what was evicted (hash fields `t:{tag}`, `k:{hash}`, `all`; prefixes in a sorted set). A constant
  * number of writes per tag, whatever the eviction covers. Generations older than the retention
  * are dropped a few at a time, and the highest dropped one becomes the watermark `w`: a render
  * that began before it counts as overtaken (a wider eviction, never a missed one).
  * KEYS: clock, generations hash, prefixes zset, generation times zset.
  * ARGV: now ms, retention ms, 'fields' | 'prefix', then field names or the prefix.
  */
-const MARK = `
+const MARK = `${SEED}
 local g = redis.call('INCR', KEYS[1])
 local now = tonumber(ARGV[1])
 if ARGV[3] == 'prefix' then
@@ -104,7 +117,8 @@ for _, g in ipairs(gens) do
   end
 end
 if type(s.path) == 'string' then
-  local prefixes = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. r, '+inf')
+  -- Formatted whole: Lua writes a number with 14 digits, and the clock has 16.
+  local prefixes = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. string.format('%.0f', r), '+inf')
   for _, p in ipairs(prefixes) do
     if string.sub(s.path, 1, #p) == p then
       redis.call('UNLINK', KEYS[1])

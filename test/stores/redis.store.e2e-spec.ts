@@ -55,6 +55,28 @@ describe('redis store', () => {
     admin.disconnect();
   });
 
+  it('a clock Redis lost (restarted empty) starts above the old one: a render across the loss is still overtaken', async () => {
+    const lost = `${prefix}lost:`;
+    const store = new RedisOutputCacheStore({ client: admin, prefix: lost, sweep: 'inline' });
+    try {
+      for (let i = 0; i < 5; i++) await store.evictTags([`warm-${i}`]);
+      // A render notes the clock, then Redis loses everything (a restart without persistence).
+      const renderedAt = await store.clock();
+      expect(renderedAt).toBeGreaterThan(0);
+      await deletePrefix(admin, lost);
+      const entry = makeEntry({ tags: ['Product:1'], renderedAt });
+      expect(await store.setIfCurrent(entry)).toBe(true); // nothing evicted since, as far as Redis knows
+      // An edit after the restart: its eviction must reach the page stored across it.
+      await store.evictTags(['Product:1']);
+      expect(await store.clock()).toBeGreaterThan(renderedAt);
+      expect(await store.get(entry.key)).toBeUndefined();
+      // And a render that noted the clock before that eviction is not stored.
+      expect(await store.setIfCurrent(makeEntry({ tags: ['Product:1'], renderedAt }))).toBe(false);
+    } finally {
+      await deletePrefix(admin, lost);
+    }
+  });
+
   it('uses a given client without closing it, and a URL connection it closes', async () => {
     const client = new Redis(REDIS_URL);
     const shared = new RedisOutputCacheStore({ client, prefix: `${prefix}shared:` });
