@@ -421,9 +421,11 @@ export class ResponseRecorder {
 
   /**
    * Writes the URL's vary record with each page stored: the names its page was keyed by (and
-   * those already known), as long-lived as the page. Written every time, not only when the names
-   * are news: the copy read may be an instance's local one while the shared store lost its own
-   * (a restart, a soft eviction), and a page must never outlive the record that finds it.
+   * those already known), as long-lived as any page of the route can be (a variant that announced
+   * a shorter max age must not cut short the record that finds its longer-lived siblings).
+   * Written every time, not only when the names are news: the copy read may be an instance's
+   * local one while the shared store lost its own (a restart, a soft eviction), and a page must
+   * never outlive the record that finds it.
    */
   private async recordVary(
     lookup: Lookup,
@@ -433,14 +435,9 @@ export class ResponseRecorder {
     const known = lookup.varyRecord;
     const recordKey = varyRecordKey(lookup.input, lookup.policy, this.options);
     if (recordKey === undefined) return;
-    // The route's full lifetimes, not the page's: a variant that announced a shorter max age
-    // must not cut short the record that finds its longer-lived siblings.
     const lifetimes = this.entries.lifetimes(lookup.policy, entry.createdAt);
-    const record = varyRecordEntry(recordKey, unionOfNames(known ?? [], names), {
-      ...entry,
-      ...lifetimes,
-    });
-    await this.store.set(record);
+    const all = unionOfNames(known ?? [], names);
+    await this.store.set(varyRecordEntry(recordKey, all, entry, lifetimes));
   }
 
   /** The `cdn` option's headers, or undefined without it. */

@@ -31,14 +31,15 @@ export function varyRecordNames(
 }
 
 /**
- * The record to store for a URL of `page`'s route: `names`, with `page`'s lifetimes (the caller
- * gives the route's full ones, so that the record outlives every variant it finds: a kept copy
- * of a page is always found through it) and its route tag (evicting the route evicts it too).
+ * The record to store for a URL of `page`'s route: `names`, with `lifetimes` (the route's full
+ * ones, so that the record outlives every variant it finds: a kept copy of a page is always found
+ * through it) and the route's tag (evicting the route evicts it too).
  */
 export function varyRecordEntry(
   key: string,
   names: readonly string[],
   page: CacheEntry,
+  lifetimes: Pick<CacheEntry, 'expiresAt' | 'graceUntil' | 'retainUntil'>,
 ): CacheEntry {
   return {
     key,
@@ -49,9 +50,7 @@ export function varyRecordEntry(
     path: page.path,
     routeId: page.routeId,
     createdAt: page.createdAt,
-    expiresAt: page.expiresAt,
-    ...(page.graceUntil === undefined ? {} : { graceUntil: page.graceUntil }),
-    ...(page.retainUntil === undefined ? {} : { retainUntil: page.retainUntil }),
+    ...lifetimes,
     // The page's clock reading too: to a store with an eviction clock, the record is exactly as
     // current as the page it was written with.
     ...(page.renderedAt === undefined ? {} : { renderedAt: page.renderedAt }),
