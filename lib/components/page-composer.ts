@@ -256,7 +256,7 @@ export class PageComposer implements ComponentPlacer {
     for (const tag of def.tags) child.tags.add(tag);
     if (def.maxAgeMs !== undefined) child.limitMaxAge(def.maxAgeMs);
     const req = watchUserReads(ctx.req, child, 'req');
-    const res = watchResponseLocals(ctx.res, child);
+    const res = watchUserReads(ctx.res, child, 'res');
     const html = await outputCacheContext.run(child, () =>
       this.renderOne(child, def, placement.args, true, undefined, req, res),
     );
@@ -407,10 +407,11 @@ const PAGE_FAILURES: ReadonlySet<string> = new Set(['component-failed', 'compone
 const PER_USER_PROPERTIES: ReadonlySet<PropertyKey> = new Set(['user', 'session', 'sessionID']);
 
 /**
- * The request (or `res.locals`) as a cacheable component sees it: reading the signed-in user or
- * the session marks the component per user (it becomes a hole). Getters and methods run with the
- * watched object as `this`, so a helper that reads the user (passport's `req.isAuthenticated()`,
- * an app's `req.currentUser()`) is seen too.
+ * The request or response as a cacheable component sees it: reading the signed-in user or the
+ * session, on the object or in its `locals` (where Express apps put the user for their views),
+ * marks the component per user (it becomes a hole). Getters and methods run with the watched
+ * object as `this`, so a helper that reads the user (passport's `req.isAuthenticated()`, an app's
+ * `req.currentUser()`) is seen too.
  */
 function watchUserReads(object: any, ctx: OutputCacheRequestContext, name: string): any {
   if (object === null || typeof object !== 'object') return object;
@@ -420,22 +421,8 @@ function watchUserReads(object: any, ctx: OutputCacheRequestContext, name: strin
         ctx.perUserReason ??= `reads ${name}.${String(property)}`;
       }
       const value = Reflect.get(target, property, receiver);
+      if (property === 'locals') return watchUserReads(value, ctx, `${name}.locals`);
       return typeof value === 'function' ? value.bind(receiver) : value;
-    },
-  });
-}
-
-/**
- * The response as a cacheable component sees it: `res.locals` (where Express apps put the user
- * for their views) is watched as the request is; the rest is the response itself.
- */
-function watchResponseLocals(res: any, ctx: OutputCacheRequestContext): any {
-  if (res === null || typeof res !== 'object') return res;
-  return new Proxy(res, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target);
-      if (property === 'locals') return watchUserReads(value, ctx, 'res.locals');
-      return typeof value === 'function' ? value.bind(target) : value;
     },
   });
 }
