@@ -238,11 +238,8 @@ describe('cacheability that bubbles up from components (e2e)', () => {
   /** The stored pages (not the URLs' vary records). */
   const pages = async () => (await cache.list()).filter((e) => !isVaryRecord(e));
 
-  const get = (path: string, headers: Record<string, string> = {}) => {
-    const req = t.http().get(path);
-    for (const [name, value] of Object.entries(headers)) req.set(name, value);
-    return req.expect(200);
-  };
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    t.http().get(path).set(headers).expect(200);
 
   it('splits the pages of a component that starts reading the currency, without touching the route', async () => {
     // Before: the component reads nothing; one page serves every currency.

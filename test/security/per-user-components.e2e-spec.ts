@@ -220,11 +220,8 @@ describe('attack: per-user data read by cacheable components (e2e)', () => {
   afterAll(() => t.close());
   beforeEach(() => cache.invalidateAll());
 
-  const get = (path: string, headers: Record<string, string> = {}) => {
-    const req = t.http().get(path);
-    for (const [name, value] of Object.entries(headers)) req.set(name, value);
-    return req.expect(200);
-  };
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    t.http().get(path).set(headers).expect(200);
   const pages = async () => (await cache.list()).filter((e) => !isVaryRecord(e));
   const ann = { Authorization: 'Bearer ann' };
   const bob = { Authorization: 'Bearer bob' };

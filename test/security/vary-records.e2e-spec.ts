@@ -126,11 +126,8 @@ describe('attack: vary records of varyBy auto (e2e)', () => {
   });
   afterEach(() => clock.restore());
 
-  const get = (path: string, headers: Record<string, string> = {}) => {
-    const req = t.http().get(path);
-    for (const [name, value] of Object.entries(headers)) req.set(name, value);
-    return req.expect(200);
-  };
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    t.http().get(path).set(headers).expect(200);
   const records = async () => (await cache.list()).filter(isVaryRecord);
   const pages = async () => (await cache.list()).filter((e) => !isVaryRecord(e));
 
